@@ -1,0 +1,130 @@
+"""Outcomes of reconcile attempts, and how they change records and object statuses.
+
+`Outcome` is the in-memory result of one attempt; `OutcomeWriter` persists it: the record's status and
+progress, one event per meaningful change, and the object's status (phase, conditions, outputs,
+observed_generation). Writes are guarded by the store: a record that was superseded meanwhile is never
+overwritten, and then the object's status is left to the newer record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from cloudfauj.records import Phase, Record, RecordStatus, StoredObject, format_time
+from cloudfauj.store import Store
+from controllers import Change
+
+__all__ = ["Outcome", "OutcomeWriter"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # done | waiting | retry | failed
+    message: str | None = None
+    delay: float | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    progress: dict[str, Any] | None = None
+
+    @classmethod
+    def done(cls, message: str | None, *, outputs: dict[str, Any], progress: dict[str, Any]) -> Outcome:
+        return cls("done", message, outputs=outputs, progress=progress)
+
+    @classmethod
+    def waiting(cls, message: str, *, delay: float, outputs: dict[str, Any], progress: dict[str, Any]) -> Outcome:
+        return cls("waiting", message, delay=delay, outputs=outputs, progress=progress)
+
+    @classmethod
+    def retry(cls, message: str, *, delay: float | None, progress: dict[str, Any]) -> Outcome:
+        return cls("retry", message, delay=delay, progress=progress)
+
+    @classmethod
+    def failed(cls, message: str, *, progress: dict[str, Any] | None = None) -> Outcome:
+        return cls("failed", message, progress=progress)
+
+
+def condition(
+    previous: list[dict[str, Any]], type: str, status: bool, reason: str, message: str | None, now: str
+) -> list[dict[str, Any]]:
+    """The conditions list with `type` set; last_transition moves only when the status flips."""
+    value = "True" if status else "False"
+    old = next((c for c in previous if c["type"] == type), None)
+    since = old["last_transition"] if old and old["status"] == value else now
+    new = {"type": type, "status": value, "reason": reason, "message": message, "last_transition": since}
+    return [c for c in previous if c["type"] != type] + [new]
+
+
+class OutcomeWriter:
+    def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
+        self.store, self._now = store, now
+
+    def _status(self, obj: StoredObject, **changes: Any) -> dict[str, Any]:
+        fresh = self.store.get_object(obj.kind, obj.env, obj.name)
+        status = dict(fresh.status if fresh else obj.status)
+        status.update(changes)
+        return status
+
+    def started(self, obj: StoredObject, record: Record) -> Record:
+        record = record.start(now=self._now())
+        self.store.save_record(record)
+        verb = "Deleting" if record.cause == "delete" else "Reconciling"
+        self.store.append_event(record.id, "info", f"{verb} {obj.kind} {obj.name} generation {record.generation} "
+                                f"(cause: {record.cause}).")
+        phase = Phase.DELETING if obj.deleting else Phase.RECONCILING
+        self.store.set_status(obj.kind, obj.env, obj.name,
+                              self._status(obj, phase=str(phase), last_record=record.id, message=None))
+        return record
+
+    def write(self, obj: StoredObject, record: Record, outcome: Outcome) -> None:
+        now = self._now()
+        stamp = format_time(now) or ""
+        progress = dict(outcome.progress if outcome.progress is not None else record.progress)
+        if outcome.kind in ("waiting", "retry"):
+            if progress.get("last_wait") != outcome.message:
+                progress["last_wait"] = outcome.message
+                self.store.append_event(record.id, "info" if outcome.kind == "waiting" else "warning",
+                                        outcome.message or "")
+            self.store.save_record(replace(record, progress=progress))
+            if outcome.outputs:
+                self.store.set_status(obj.kind, obj.env, obj.name, self._status(obj, outputs=outcome.outputs))
+            return
+        succeeded = outcome.kind == "done"
+        final = replace(record, progress=progress).finish(
+            RecordStatus.SUCCEEDED if succeeded else RecordStatus.FAILED,
+            None if succeeded else outcome.message, now=now,
+        )
+        self.store.save_record(final)
+        current = self.store.get_record(record.id)
+        if current is None or current.status != final.status:
+            return  # superseded meanwhile: the newer record owns the object's status
+        self.store.append_event(record.id, "info" if succeeded else "error",
+                                outcome.message or ("Succeeded." if succeeded else "Failed."))
+        if succeeded and obj.deleting:
+            self.store.remove_object(obj.kind, obj.env, obj.name)
+            return
+        fresh = self.store.get_object(obj.kind, obj.env, obj.name)
+        conditions = list((fresh or obj).status.get("conditions", []))
+        if succeeded:
+            status = self._status(
+                obj, phase=str(Phase.READY), observed_generation=record.generation, message=outcome.message,
+                outputs={**(fresh or obj).status.get("outputs", {}), **outcome.outputs},
+                conditions=condition(conditions, "Ready", True, "Reconciled", outcome.message, stamp),
+            )
+            status["conditions"] = condition(status["conditions"], "Drifted", False, "InSync", None, stamp)
+        else:
+            status = self._status(
+                obj, phase=str(Phase.FAILED), message=outcome.message,
+                conditions=condition(conditions, "Ready", False, "ReconcileFailed", outcome.message, stamp),
+            )
+        self.store.set_status(obj.kind, obj.env, obj.name, status)
+
+    def drifted(self, obj: StoredObject, changes: list[Change]) -> None:
+        """Record the result of a resync comparison in the object's `Drifted` condition."""
+        stamp = format_time(self._now()) or ""
+        message = "; ".join(c.describe() for c in changes) or None
+        conditions = condition(obj.status.get("conditions", []), "Drifted", bool(changes),
+                               "DriftDetected" if changes else "InSync", message, stamp)
+        if conditions != obj.status.get("conditions"):
+            self.store.set_status(obj.kind, obj.env, obj.name, self._status(obj, conditions=conditions))

@@ -1,0 +1,174 @@
+"""The reactor: workers that take keys off the queue and run one reconcile attempt each.
+
+An attempt runs in a thread (controllers use blocking boto3), reads the object and its open record from
+the store, asks the kind's controller to reconcile (or finalize, when deleting), and turns what came back
+into an `Outcome` — the one place where any exception becomes a value (STYLE §4). Applying the outcome
+to the record and the object's status is in `cloudfauj.reactor.outcomes`.
+On start every stored object is queued, which both resumes unfinished records and re-observes AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from cloudfauj.aws import Gateway
+from cloudfauj.errors import PermanentError, TemporaryError
+from cloudfauj.reactor.outcomes import Outcome, OutcomeWriter
+from cloudfauj.reactor.queue import WorkQueue
+from cloudfauj.records import Cause, Record, RecordStatus, StoredObject, parse_key, parse_time, utcnow
+from cloudfauj.settings import Settings
+from cloudfauj.store import Store
+from controllers import Context, Controller, Done
+
+__all__ = ["Reactor"]
+
+log = logging.getLogger("cloudfauj.reactor")
+
+
+class Reactor:
+    def __init__(
+        self, store: Store, aws: Gateway, settings: Settings, controllers: dict[str, Controller], *,
+        clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = utcnow,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.store, self.aws, self.settings, self.controllers = store, aws, settings, controllers
+        self.queue = WorkQueue(clock)
+        self._now, self._jitter = now, jitter
+        self._failures: dict[str, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.writer = OutcomeWriter(store, now)
+        self.ready = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        objects = await asyncio.to_thread(self.store.list_objects)
+        for obj in objects:
+            self.queue.add(obj.key)
+        unfinished = await asyncio.to_thread(self.store.unfinished_records)
+        log.info("resuming %d unfinished records, observing %d objects", len(unfinished), len(objects))
+        for i in range(self.settings.workers):
+            self._tasks.append(asyncio.create_task(self._worker(), name=f"reactor-worker-{i}"))
+        self._tasks.append(asyncio.create_task(self._resync(), name="reactor-resync"))
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def enqueue(self, key: str, delay: float = 0.0) -> None:
+        """Queue a key from any thread (the API calls this after storing a change)."""
+        if self._loop is None:
+            return  # not started: start() queues every object anyway
+        self._loop.call_soon_threadsafe(self.queue.add, key, delay)
+
+    # -- workers ---------------------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                delay = await asyncio.to_thread(self.attempt, key)
+            finally:
+                self.queue.done(key)
+            if delay is not None:
+                self.queue.add(key, delay)
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.resync_seconds)
+            objects = await asyncio.to_thread(self.store.list_objects)
+            for obj in objects:
+                self.queue.add(obj.key, self._jitter() * min(30.0, self.settings.resync_seconds / 10))
+
+    # -- one attempt (runs in a thread) ------------------------------------------------------------
+    def attempt(self, key: str) -> float | None:
+        """Run one reconcile attempt for `key`; return when to look again (None: at the next resync)."""
+        kind, env, name = parse_key(key)
+        obj = self.store.get_object(kind, env, name)
+        if obj is None:
+            return None
+        controller = self.controllers[kind]
+        record = self.store.current_record(kind, env, name)
+        if record is None:
+            record = self._check_drift(controller, obj)
+            if record is None:
+                return None
+        if record.status == RecordStatus.PENDING:
+            record = self.writer.started(obj, record)
+        deadline = parse_time(record.deadline)
+        if deadline and self._now() > deadline:
+            waited = record.progress.get("last_wait") or "the reconciliation was still in progress"
+            return self._apply(obj, record, Outcome.failed(f"Deadline of {record.deadline} passed: {waited}"))
+        ctx = self._context(obj, record)
+        outcome = self._run(controller, ctx, obj)
+        return self._apply(obj, record, outcome)
+
+    def _run(self, controller: Controller, ctx: Context, obj: StoredObject) -> Outcome:
+        try:
+            result = controller.finalize(ctx) if obj.deleting else controller.reconcile(ctx)
+        except TemporaryError as e:
+            return Outcome.retry(e.message, delay=e.delay, progress=ctx.progress)
+        except PermanentError as e:
+            return Outcome.failed(e.message, progress=ctx.progress)
+        except Exception as e:  # noqa: BLE001 - the one place any error becomes an outcome (STYLE §4)
+            log.exception("unexpected error reconciling %s", obj.key)
+            return Outcome.retry(f"Unexpected error: {type(e).__name__}: {e}", delay=None, progress=ctx.progress)
+        if isinstance(result, Done):
+            return Outcome.done(result.message, outputs=result.outputs, progress=ctx.progress)
+        return Outcome.waiting(result.reason, delay=result.delay, outputs=result.outputs, progress=ctx.progress)
+
+    def _apply(self, obj: StoredObject, record: Record, outcome: Outcome) -> float | None:
+        self.writer.write(obj, record, outcome)
+        if outcome.kind == "retry":
+            failures = self._failures.get(obj.key, 0) + 1
+            self._failures[obj.key] = failures
+            if outcome.delay is not None:
+                return outcome.delay
+            base = min(self.settings.backoff_base_seconds * 2 ** (failures - 1), self.settings.backoff_max_seconds)
+            return base * (0.5 + self._jitter() / 2)
+        self._failures.pop(obj.key, None)
+        if outcome.kind == "waiting":
+            return outcome.delay
+        return None
+
+    def _context(self, obj: StoredObject, record: Record | None) -> Context:
+        def emit(type: str, message: str, **fields: Any) -> None:
+            if record is None:
+                log.info("%s: %s", obj.key, message)
+            else:
+                self.store.append_event(record.id, type, message, **fields)
+
+        return Context(
+            obj=obj, record=record, aws=self.aws,
+            lookup=self.store.get_object,
+            children=lambda env: self.store.list_objects("Application", env=env),
+            emit=emit, progress=dict(record.progress) if record else {}, settings=self.settings,
+        )
+
+    def _check_drift(self, controller: Controller, obj: StoredObject) -> Record | None:
+        """Resync: compare AWS with the spec; open a `drift` record when they differ (or only report it)."""
+        if obj.deleting or obj.phase == "failed":
+            return None  # a failed generation is retried by a new apply, not by resync
+        try:
+            changes = controller.plan(self._context(obj, None))
+        except (TemporaryError, PermanentError) as e:
+            log.info("resync of %s skipped: %s", obj.key, e.message)
+            return None
+        self.writer.drifted(obj, changes)
+        if not changes or self.settings.drift != "correct":
+            return None
+        record = self.store.open_record(obj, cause=Cause.DRIFT, initiator="cloudfauj", source="resync",
+                                        deadline_seconds=self.settings.deadline_seconds)
+        for change in changes:
+            self.store.append_event(record.id, "warning", f"Drift: {change.describe()}")
+        return record

@@ -1,0 +1,159 @@
+"""The core operations behind the API: apply, read, delete, records. No HTTP here, no AWS mutation.
+
+Everything a client sends is validated as a whole batch (manifests, then references against stored
+state) before anything is stored; a change is stored in one transaction with the record it opens, and
+only then is the object's key handed to the reactor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cloudfauj import __version__
+from cloudfauj.errors import Conflict, InvalidInput, NotFound, Problem
+from cloudfauj.manifests import ParsedDocument, Source, parse_sources
+from cloudfauj.records import Cause, object_key
+from cloudfauj.settings import Settings
+from cloudfauj.store import Desired, Store
+from controllers import naming
+
+__all__ = ["Service"]
+
+
+class Service:
+    version = __version__
+
+    def __init__(
+        self, store: Store, settings: Settings, *, enqueue: Callable[[str], None], ready: Callable[[], bool],
+    ) -> None:
+        self.store, self.settings = store, settings
+        self._enqueue, self._ready = enqueue, ready
+        self.installation_id = store.installation_id()
+
+    def ready(self) -> bool:
+        return self._ready()
+
+    # -- apply -------------------------------------------------------------------------------------
+    def apply(
+        self, sources: list[Source], *, env: str | None, image: str | None, deadline_seconds: float | None,
+        source: str | None, force: bool, initiator: str | None,
+    ) -> dict[str, Any]:
+        docs = parse_sources(sources, env=env, image=image)
+        self._check_references(docs)
+        batch = [
+            Desired(kind=d.manifest.kind, name=d.manifest.metadata.name, env=d.manifest.metadata.env,
+                    spec=d.manifest.spec.model_dump(mode="json"),
+                    image=getattr(d.manifest.spec, "image", None))
+            for d in docs
+        ]
+        # Environments first, so their records open (and their keys queue) before their apps'.
+        batch.sort(key=lambda d: {"Domain": 0, "Environment": 1, "Application": 2}[d.kind])
+        written = self.store.apply(
+            batch, cause=Cause.APPLY, initiator=initiator, source=source,
+            deadline_seconds=deadline_seconds or self.settings.deadline_seconds, force=force,
+        )
+        for w in written:
+            if w.changed:
+                self._enqueue(w.obj.key)
+        return {
+            "objects": [
+                {"kind": w.obj.kind, "name": w.obj.name, "env": w.obj.env, "generation": w.obj.generation,
+                 "changed": w.changed, "record_id": w.record.id if w.record else None}
+                for w in written
+            ],
+            "records": [w.record.to_dict(events=[]) for w in written if w.record],
+        }
+
+    def _check_references(self, docs: list[ParsedDocument]) -> None:
+        """Checks that need stored state: environments exist, names don't collide, features exist."""
+        problems: list[Problem] = []
+        batch_envs = {d.manifest.metadata.name for d in docs if d.manifest.kind == "Environment"}
+        for d in docs:
+            m = d.manifest
+            if m.kind == "Domain":
+                problems.append(d.problem("kind", "custom domains are not available on this server yet"))
+            elif m.kind == "Environment" and getattr(m.spec, "domain", None):
+                problems.append(d.problem("spec.domain", "custom domains are not available on this server yet"))
+            elif m.kind == "Application":
+                problems += self._app_problems(d, batch_envs)
+        if problems:
+            raise InvalidInput(problems)
+
+    def _app_problems(self, d: ParsedDocument, batch_envs: set[str]) -> list[Problem]:
+        env, name = d.manifest.metadata.env or "", d.manifest.metadata.name
+        stored = self.store.get_object("Environment", None, env)
+        if env not in batch_envs and (stored is None or stored.deleting):
+            state = "is being deleted" if stored else "does not exist"
+            return [d.problem("metadata.env", f"environment '{env}' {state}; apply the environment first "
+                                              "or in the same batch")]
+        for other in self.store.list_objects("Application", env=env):
+            if other.name != name and naming.dns(other.name) == naming.dns(name):
+                return [d.problem("metadata.name", f"application '{name}' would share its AWS names with "
+                                                   f"application '{other.name}' in environment '{env}'")]
+        return []
+
+    # -- objects -----------------------------------------------------------------------------------
+    def list_objects(self, kind: str, *, env: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+        rows = self.store.list_objects(kind, env=env, after=cursor, limit=limit + 1)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return {"items": [o.to_dict() for o in page],
+                "next_cursor": f"{page[-1].env or ''}/{page[-1].name}" if more and page else None}
+
+    def get_object(self, kind: str, name: str, *, env: str | None = None) -> dict[str, Any]:
+        obj = self.store.get_object(kind, env if kind == "Application" else None, name)
+        if obj is None:
+            where = f" in environment '{env}'" if kind == "Application" else ""
+            raise NotFound(f"{kind} '{name}'{where} does not exist.")
+        return obj.to_dict()
+
+    def delete_object(
+        self, kind: str, name: str, *, env: str | None = None, cascade: bool = False,
+        initiator: str | None = None,
+    ) -> dict[str, Any]:
+        self.get_object(kind, name, env=env)
+        targets: list[tuple[str, str | None, str]] = []
+        if kind == "Environment":
+            apps = self.store.list_objects("Application", env=name)
+            if apps and not cascade:
+                names = ", ".join(sorted(a.name for a in apps))
+                raise Conflict(f"Environment '{name}' still has applications ({names}); delete them first, "
+                               "or pass --cascade to delete them with it.")
+            targets += [("Application", a.env, a.name) for a in apps]
+        elif kind == "Domain":
+            users = [e.name for e in self.store.list_objects("Environment") if e.spec.get("domain") == name]
+            if users:
+                raise Conflict(f"Domain '{name}' is used by environments {', '.join(users)}; delete them first.")
+        targets.append((kind, env if kind == "Application" else None, name))
+        records = []
+        for t_kind, t_env, t_name in targets:
+            record = self.store.request_delete(t_kind, t_env, t_name, initiator=initiator, cascade=cascade,
+                                               deadline_seconds=self.settings.deadline_seconds)
+            self._enqueue(object_key(t_kind, t_env, t_name))
+            records.append(record.to_dict(events=[]))
+        return {"records": records}
+
+    # -- records -----------------------------------------------------------------------------------
+    def list_records(
+        self, *, kind: str | None, env: str | None, name: str | None, status: str | None, limit: int,
+        cursor: str | None,
+    ) -> dict[str, Any]:
+        rows = self.store.list_records(kind=kind, env=env, name=name, status=status, before=cursor,
+                                       limit=limit + 1)
+        page = rows[:limit]
+        return {"items": [r.to_dict(events=self.store.events(r.id)) for r in page],
+                "next_cursor": page[-1].id if len(rows) > limit and page else None}
+
+    def get_record(self, record_id: str) -> dict[str, Any]:
+        record = self.store.get_record(record_id)
+        if record is None:
+            raise NotFound(f"Record '{record_id}' does not exist.")
+        return record.to_dict(events=self.store.events(record_id))
+
+    def record_events(self, record_id: str, *, after: int = 0) -> dict[str, Any]:
+        record = self.store.get_record(record_id)
+        if record is None:
+            raise NotFound(f"Record '{record_id}' does not exist.")
+        return {"record": record.to_dict(),
+                "items": [e.to_dict() for e in self.store.events(record_id, after=after)]}

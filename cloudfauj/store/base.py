@@ -1,0 +1,121 @@
+"""The store interface: everything the API and the reactor persist, behind one small abstract class.
+
+All progress lives here (ARCHITECTURE §4 crash safety): desired specs with their generations, statuses,
+records and their event logs, and the installation id. Backends (SQLite now, PostgreSQL for replicas)
+implement these methods with the same semantics; one contract test suite runs against each.
+Methods are synchronous; async callers run them in a thread so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from cloudfauj.records import Cause, Event, Record, StoredObject
+
+__all__ = ["Desired", "Store", "Written"]
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One object of an apply batch, validated: what the user wants."""
+
+    kind: str
+    name: str
+    env: str | None
+    spec: dict[str, Any]
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What an apply did to one object: its stored form and the record it opened, if any."""
+
+    obj: StoredObject
+    record: Record | None
+    changed: bool
+
+
+class Store(ABC):
+    @abstractmethod
+    def installation_id(self) -> str:
+        """The id of this installation, created on first use in one transaction."""
+
+    # -- objects ---------------------------------------------------------------------------------
+    @abstractmethod
+    def get_object(self, kind: str, env: str | None, name: str) -> StoredObject | None: ...
+
+    @abstractmethod
+    def list_objects(
+        self, kind: str | None = None, *, env: str | None = None, after: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredObject]:
+        """Objects ordered by (env, name); `after` is the previous page's last `env/name`."""
+
+    @abstractmethod
+    def apply(
+        self, batch: list[Desired], *, cause: Cause, initiator: str | None, source: str | None,
+        deadline_seconds: float, force: bool = False,
+    ) -> list[Written]:
+        """Store a batch of desired specs in one transaction.
+
+        A changed spec bumps the generation, supersedes the object's open record and opens a new one.
+        An unchanged spec opens a record only when `force` is set or the object's last record failed
+        (re-applying is how a user retries); otherwise nothing is written.
+        """
+
+    @abstractmethod
+    def request_delete(
+        self, kind: str, env: str | None, name: str, *, initiator: str | None, deadline_seconds: float,
+        cascade: bool = False,
+    ) -> Record:
+        """Mark an object for deletion and open its deletion record (superseding any open one)."""
+
+    @abstractmethod
+    def remove_object(self, kind: str, env: str | None, name: str) -> None: ...
+
+    @abstractmethod
+    def set_status(self, kind: str, env: str | None, name: str, status: dict[str, Any]) -> None: ...
+
+    # -- records ---------------------------------------------------------------------------------
+    @abstractmethod
+    def open_record(
+        self, obj: StoredObject, *, cause: Cause, initiator: str | None, source: str | None,
+        deadline_seconds: float,
+    ) -> Record:
+        """Open a record for the object's current generation (drift, rollback, redeploy)."""
+
+    @abstractmethod
+    def get_record(self, record_id: str) -> Record | None: ...
+
+    @abstractmethod
+    def current_record(self, kind: str, env: str | None, name: str) -> Record | None:
+        """The object's newest record that is not terminal, if any."""
+
+    @abstractmethod
+    def last_record(self, kind: str, env: str | None, name: str) -> Record | None:
+        """The object's newest record, whatever its status."""
+
+    @abstractmethod
+    def list_records(
+        self, *, kind: str | None = None, env: str | None = None, name: str | None = None,
+        status: str | None = None, before: str | None = None, limit: int = 50,
+    ) -> list[Record]:
+        """Newest first; `before` is the previous page's last id."""
+
+    @abstractmethod
+    def unfinished_records(self) -> list[Record]: ...
+
+    @abstractmethod
+    def save_record(self, record: Record) -> None:
+        """Persist the record's status, timestamps, reason and progress."""
+
+    @abstractmethod
+    def append_event(self, record_id: str, type: str, message: str, **fields: str | None) -> Event: ...
+
+    @abstractmethod
+    def events(self, record_id: str, *, after: int = 0) -> list[Event]: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook: backends without resources need nothing
+        """Release connections."""

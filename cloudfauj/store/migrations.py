@@ -1,0 +1,32 @@
+"""Versioned schema migrations, shared by the SQL backends: list index + 1 is the schema version.
+
+Never edit a released step; append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE objects (
+            kind TEXT NOT NULL, env TEXT NOT NULL DEFAULT '', name TEXT NOT NULL,
+            spec TEXT NOT NULL, generation INTEGER NOT NULL, status TEXT NOT NULL DEFAULT '{}',
+            deleting INTEGER NOT NULL DEFAULT 0, cascade_delete INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (kind, env, name))""",
+        """CREATE TABLE records (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL, env TEXT NOT NULL DEFAULT '', name TEXT NOT NULL,
+            generation INTEGER NOT NULL, status TEXT NOT NULL, cause TEXT NOT NULL,
+            created_at TEXT NOT NULL, deadline TEXT NOT NULL, spec TEXT NOT NULL,
+            initiator TEXT, source TEXT, reason TEXT, started_at TEXT, finished_at TEXT,
+            image TEXT, image_digest TEXT, progress TEXT NOT NULL DEFAULT '{}')""",
+        "CREATE INDEX records_by_object ON records (kind, env, name, id)",
+        "CREATE INDEX records_by_status ON records (status, id)",
+        """CREATE TABLE events (
+            record_id INTEGER NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL, message TEXT NOT NULL,
+            action TEXT, resource TEXT, request_id TEXT,
+            PRIMARY KEY (record_id, seq))""",
+    ],
+]

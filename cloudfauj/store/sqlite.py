@@ -1,0 +1,332 @@
+"""SQLite store: the embedded default, one file in the data dir (WAL, foreign keys, versioned migrations).
+
+One connection shared under a lock: the server's writes are small and few, and SQLite serialises writers
+anyway; WAL keeps readers of other processes (backups, `sqlite3` by hand) out of our way.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cloudfauj.errors import NotFound
+from cloudfauj.records import (
+    TERMINAL,
+    Cause,
+    Event,
+    Record,
+    RecordStatus,
+    StoredObject,
+    format_time,
+    utcnow,
+)
+from cloudfauj.store.base import Desired, Store, Written
+from cloudfauj.store.migrations import MIGRATIONS
+
+__all__ = ["SqliteStore"]
+
+_OPEN = tuple(str(s) for s in RecordStatus if s not in TERMINAL)
+_RECORD_COLUMNS = (
+    "id, kind, env, name, generation, status, cause, created_at, deadline, spec, initiator, source, "
+    "reason, started_at, finished_at, image, image_digest, progress"
+)
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT version FROM schema_version").fetchone()
+            current = row["version"] if row else 0
+            for version, statements in enumerate(MIGRATIONS, start=1):
+                if version > current:
+                    for statement in statements:
+                        db.execute(statement)
+            if row is None:
+                db.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
+            else:
+                db.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- installation ----------------------------------------------------------------------------
+    def installation_id(self) -> str:
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'installation_id'").fetchone()
+            if row:
+                return str(row["value"])
+            new = uuid.uuid4().hex[:12]
+            db.execute("INSERT INTO meta (key, value) VALUES ('installation_id', ?)", (new,))
+            return new
+
+    # -- objects ---------------------------------------------------------------------------------
+    def get_object(self, kind: str, env: str | None, name: str) -> StoredObject | None:
+        rows = self._query(
+            "SELECT * FROM objects WHERE kind = ? AND env = ? AND name = ?", (kind, env or "", name)
+        )
+        return _object(rows[0]) if rows else None
+
+    def list_objects(
+        self, kind: str | None = None, *, env: str | None = None, after: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredObject]:
+        sql, args = "SELECT * FROM objects WHERE 1=1", []
+        if kind:
+            sql += " AND kind = ?"
+            args.append(kind)
+        if env:
+            sql += " AND env = ?"
+            args.append(env)
+        if after:
+            sql += " AND (env || '/' || name) > ?"
+            args.append(after)
+        sql += " ORDER BY env || '/' || name"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_object(r) for r in self._query(sql, tuple(args))]
+
+    def apply(
+        self, batch: list[Desired], *, cause: Cause, initiator: str | None, source: str | None,
+        deadline_seconds: float, force: bool = False,
+    ) -> list[Written]:
+        out: list[Written] = []
+        with self._tx() as db:
+            for item in batch:
+                out.append(self._apply_one(db, item, cause, initiator, source, deadline_seconds, force))
+        return out
+
+    def _apply_one(
+        self, db: sqlite3.Connection, item: Desired, cause: Cause, initiator: str | None,
+        source: str | None, deadline_seconds: float, force: bool,
+    ) -> Written:
+        now = format_time(utcnow())
+        key = (item.kind, item.env or "", item.name)
+        row = db.execute("SELECT * FROM objects WHERE kind = ? AND env = ? AND name = ?", key).fetchone()
+        spec = json.dumps(item.spec, sort_keys=True)
+        if row is None:
+            db.execute(
+                "INSERT INTO objects (kind, env, name, spec, generation, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+                (*key, spec, json.dumps({"phase": "pending", "observed_generation": 0}), now, now),
+            )
+        else:
+            unchanged = row["spec"] == spec and not row["deleting"]
+            if unchanged and not force and not self._last_failed(db, key):
+                return Written(_object(row), None, changed=False)
+            if not unchanged:
+                db.execute(
+                    "UPDATE objects SET spec = ?, generation = generation + 1, deleting = 0, cascade_delete = 0, "
+                    "updated_at = ? WHERE kind = ? AND env = ? AND name = ?",
+                    (spec, now, *key),
+                )
+            elif force and cause == Cause.APPLY:
+                cause = Cause.REDEPLOY
+        obj = _object(db.execute("SELECT * FROM objects WHERE kind = ? AND env = ? AND name = ?", key).fetchone())
+        record = self._open(db, obj, cause, initiator, source, deadline_seconds, image=item.image)
+        return Written(obj, record, changed=True)
+
+    @staticmethod
+    def _last_failed(db: sqlite3.Connection, key: tuple[str, str, str]) -> bool:
+        row = db.execute(
+            "SELECT status FROM records WHERE kind = ? AND env = ? AND name = ? ORDER BY id DESC LIMIT 1", key
+        ).fetchone()
+        return bool(row) and row["status"] in (RecordStatus.FAILED, RecordStatus.CANCELLED)
+
+    def _open(
+        self, db: sqlite3.Connection, obj: StoredObject, cause: Cause, initiator: str | None,
+        source: str | None, deadline_seconds: float, image: str | None = None,
+    ) -> Record:
+        now = utcnow()
+        cur = db.execute(
+            "INSERT INTO records (kind, env, name, generation, status, cause, created_at, deadline, spec, "
+            "initiator, source, image, progress) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, '{}')",
+            (
+                obj.kind, obj.env or "", obj.name, obj.generation, str(cause), format_time(now),
+                format_time(now + timedelta(seconds=deadline_seconds)), json.dumps(obj.spec),
+                initiator, source, image,
+            ),
+        )
+        new_id = str(cur.lastrowid)
+        db.execute(
+            f"UPDATE records SET status = 'superseded', finished_at = ?, reason = ? "
+            f"WHERE kind = ? AND env = ? AND name = ? AND id <> ? AND status IN {_OPEN}",
+            (
+                format_time(now), f"superseded by record {new_id} (generation {obj.generation})",
+                obj.kind, obj.env or "", obj.name, int(new_id),
+            ),
+        )
+        row = db.execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (int(new_id),)).fetchone()
+        return _record(row)
+
+    def request_delete(
+        self, kind: str, env: str | None, name: str, *, initiator: str | None, deadline_seconds: float,
+        cascade: bool = False,
+    ) -> Record:
+        key = (kind, env or "", name)
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE objects SET deleting = 1, cascade_delete = ?, updated_at = ? "
+                "WHERE kind = ? AND env = ? AND name = ?",
+                (int(cascade), format_time(utcnow()), *key),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"{kind} '{name}' does not exist.")
+            row = db.execute("SELECT * FROM objects WHERE kind = ? AND env = ? AND name = ?", key).fetchone()
+            return self._open(db, _object(row), Cause.DELETE, initiator, None, deadline_seconds)
+
+    def remove_object(self, kind: str, env: str | None, name: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM objects WHERE kind = ? AND env = ? AND name = ?", (kind, env or "", name))
+
+    def set_status(self, kind: str, env: str | None, name: str, status: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE objects SET status = ? WHERE kind = ? AND env = ? AND name = ?",
+                (json.dumps(status), kind, env or "", name),
+            )
+
+    # -- records ---------------------------------------------------------------------------------
+    def open_record(
+        self, obj: StoredObject, *, cause: Cause, initiator: str | None, source: str | None,
+        deadline_seconds: float,
+    ) -> Record:
+        with self._tx() as db:
+            return self._open(db, obj, cause, initiator, source, deadline_seconds)
+
+    def get_record(self, record_id: str) -> Record | None:
+        if not record_id.isdigit():
+            return None
+        rows = self._query(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (int(record_id),))
+        return _record(rows[0]) if rows else None
+
+    def current_record(self, kind: str, env: str | None, name: str) -> Record | None:
+        rows = self._query(
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE kind = ? AND env = ? AND name = ? "
+            f"AND status IN {_OPEN} ORDER BY id DESC LIMIT 1",
+            (kind, env or "", name),
+        )
+        return _record(rows[0]) if rows else None
+
+    def last_record(self, kind: str, env: str | None, name: str) -> Record | None:
+        rows = self._query(
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE kind = ? AND env = ? AND name = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (kind, env or "", name),
+        )
+        return _record(rows[0]) if rows else None
+
+    def list_records(
+        self, *, kind: str | None = None, env: str | None = None, name: str | None = None,
+        status: str | None = None, before: str | None = None, limit: int = 50,
+    ) -> list[Record]:
+        sql, args = f"SELECT {_RECORD_COLUMNS} FROM records WHERE 1=1", []
+        for column, value in (("kind", kind), ("name", name), ("status", status)):
+            if value:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        if env:
+            # An environment's own records are keyed by name; its apps' by env.
+            sql += " AND (env = ? OR (kind = 'Environment' AND name = ?))"
+            args += [env, env]
+        if before and before.isdigit():
+            sql += " AND id < ?"
+            args.append(int(before))
+        sql += f" ORDER BY id DESC LIMIT {int(limit)}"
+        return [_record(r) for r in self._query(sql, tuple(args))]
+
+    def unfinished_records(self) -> list[Record]:
+        rows = self._query(f"SELECT {_RECORD_COLUMNS} FROM records WHERE status IN {_OPEN} ORDER BY id")
+        return [_record(r) for r in rows]
+
+    def save_record(self, record: Record) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE records SET status = ?, reason = ?, started_at = ?, finished_at = ?, progress = ?, "
+                f"image_digest = ? WHERE id = ? AND status IN {_OPEN}",
+                (
+                    str(record.status), record.reason, record.started_at, record.finished_at,
+                    json.dumps(record.progress), record.image_digest, int(record.id),
+                ),
+            )
+
+    def append_event(self, record_id: str, type: str, message: str, **fields: str | None) -> Event:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE record_id = ?", (int(record_id),)
+            ).fetchone()
+            event = Event(
+                seq=row["seq"], at=format_time(utcnow()) or "", type=type, message=message,
+                action=fields.get("action"), resource=fields.get("resource"),
+                request_id=fields.get("request_id"),
+            )
+            db.execute(
+                "INSERT INTO events (record_id, seq, at, type, message, action, resource, request_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (int(record_id), event.seq, event.at, event.type, event.message, event.action,
+                 event.resource, event.request_id),
+            )
+            return event
+
+    def events(self, record_id: str, *, after: int = 0) -> list[Event]:
+        if not record_id.isdigit():
+            return []
+        rows = self._query(
+            "SELECT seq, at, type, message, action, resource, request_id FROM events "
+            "WHERE record_id = ? AND seq > ? ORDER BY seq",
+            (int(record_id), after),
+        )
+        return [Event(**dict(r)) for r in rows]
+
+
+def _object(row: sqlite3.Row) -> StoredObject:
+    return StoredObject(
+        kind=row["kind"], name=row["name"], env=row["env"] or None, spec=json.loads(row["spec"]),
+        generation=row["generation"], created_at=row["created_at"], updated_at=row["updated_at"],
+        status=json.loads(row["status"]), deleting=bool(row["deleting"]), cascade=bool(row["cascade_delete"]),
+    )
+
+
+def _record(row: sqlite3.Row) -> Record:
+    return Record(
+        id=str(row["id"]), kind=row["kind"], name=row["name"], env=row["env"] or None,
+        generation=row["generation"], status=RecordStatus(row["status"]), cause=Cause(row["cause"]),
+        created_at=row["created_at"], deadline=row["deadline"], spec=json.loads(row["spec"]),
+        initiator=row["initiator"], source=row["source"], reason=row["reason"],
+        started_at=row["started_at"], finished_at=row["finished_at"], image=row["image"],
+        image_digest=row["image_digest"], progress=json.loads(row["progress"] or "{}"),
+    )

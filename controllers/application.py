@@ -1,0 +1,342 @@
+"""The Application controller: security group → task definition → ECS service, then rollout tracking.
+
+A deployment succeeds only when the service's PRIMARY deployment runs the new task definition revision
+with `rolloutState == COMPLETED`; it fails when that rollout is FAILED or the circuit breaker rolled the
+service back to another revision (ARCHITECTURE §5). The task definition revision a record is rolling out
+is kept in the record's progress, so a restarted server tracks the same rollout instead of starting
+another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudfauj.aws import AwsError, as_ec2, as_ecs, from_aws, is_owned
+from cloudfauj.errors import PermanentError, TemporaryError
+from cloudfauj.manifests import fargate_size
+from controllers import naming
+from controllers.base import Change, Context, Done, Result, Wait
+from controllers.rollout import RolloutTracker
+
+__all__ = ["ApplicationController"]
+
+
+def _env_outputs(ctx: Context) -> dict[str, Any]:
+    """The environment's outputs once it is ready; wait (bounded by the record's deadline) until then."""
+    env = ctx.lookup("Environment", None, ctx.obj.env or "")
+    if env is None or env.deleting:
+        raise PermanentError(f"Environment '{ctx.obj.env}' does not exist (or is being deleted).")
+    ready = env.status.get("phase") == "ready" and env.status.get("observed_generation") == env.generation
+    outputs: dict[str, Any] = env.status.get("outputs", {})
+    if not ready or not outputs.get("cluster_arn"):
+        raise TemporaryError(f"Waiting for environment '{env.name}' to be ready.", delay=2)
+    return outputs
+
+
+class SecurityGroup:
+    name = "security-group"
+
+    def observe(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any] | None:
+        groups = ctx.aws.paginate("ec2", "describe_security_groups", "SecurityGroups", Filters=[
+            {"Name": "vpc-id", "Values": [env["vpc_id"]]},
+            {"Name": "tag:cloudfauj:managed-by", "Values": [ctx.installation_id]},
+            {"Name": "tag:cloudfauj:app", "Values": [ctx.obj.name]},
+        ])
+        if not groups:
+            return None
+        sg = sorted(groups, key=lambda g: g["GroupId"])[0]
+        rules = sorted(
+            (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r["CidrIp"])
+            for p in sg.get("IpPermissions", []) for r in p.get("IpRanges", [])
+        )
+        return {"id": sg["GroupId"], "ingress": rules}
+
+    @staticmethod
+    def desired(spec: dict[str, Any]) -> list[tuple[str, int, int, str]]:
+        port = spec["resources"]["network"]["bind_port"]
+        return [("tcp", port, port, "0.0.0.0/0")]
+
+    def diff(self, desired: list[tuple[Any, ...]], observed: dict[str, Any] | None) -> list[Change]:
+        if observed is None:
+            return [Change(self.name, "create", {"ingress": (None, desired)})]
+        if sorted(observed["ingress"]) != sorted(desired):
+            return [Change(f"security-group {observed['id']}", "update", {"ingress": (observed["ingress"], desired)})]
+        return []
+
+    def apply(self, ctx: Context, env: dict[str, Any], observed: dict[str, Any] | None) -> str:
+        desired = self.desired(ctx.obj.spec)
+        if observed is None:
+            name = naming.app_security_group(ctx.installation_id, ctx.obj.env or "", ctx.obj.name)
+            sg = ctx.mutate(
+                "ec2", "create_security_group", resource=f"security-group {name}", GroupName=name,
+                Description=f"Cloudfauj application {ctx.obj.name} in {ctx.obj.env}", VpcId=env["vpc_id"],
+                TagSpecifications=[{"ResourceType": "security-group", "Tags": as_ec2(self._tags(ctx), name=name)}],
+            )
+            observed = {"id": sg["GroupId"], "ingress": []}
+        sg_id = observed["id"]
+        stale = [r for r in observed["ingress"] if r not in desired]
+        missing = [r for r in desired if r not in observed["ingress"]]
+        if stale:
+            ctx.mutate("ec2", "revoke_security_group_ingress", resource=f"security-group {sg_id}", GroupId=sg_id,
+                       IpPermissions=[_permission(r) for r in stale])
+        if missing:
+            ctx.mutate("ec2", "authorize_security_group_ingress", resource=f"security-group {sg_id}",
+                       GroupId=sg_id, IpPermissions=[_permission(r) for r in missing])
+        return str(sg_id)
+
+    @staticmethod
+    def _tags(ctx: Context) -> dict[str, str]:
+        return ctx.aws.tags("Application", env=ctx.obj.env, app=ctx.obj.name)
+
+
+def _permission(rule: tuple[Any, ...]) -> dict[str, Any]:
+    protocol, low, high, cidr = rule
+    return {"IpProtocol": protocol, "FromPort": low, "ToPort": high,
+            "IpRanges": [{"CidrIp": cidr, "Description": "application port"}]}
+
+
+class TaskDefinition:
+    name = "task-definition"
+
+    def desired(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any]:
+        spec, app = ctx.obj.spec, ctx.obj.name
+        cpu, memory = fargate_size(spec["resources"]["cpu"], spec["resources"]["memory"])
+        port = spec["resources"]["network"]["bind_port"]
+        return {
+            "family": naming.task_family(ctx.installation_id, ctx.obj.env or "", app),
+            "cpu": str(cpu),
+            "memory": str(memory),
+            "executionRoleArn": env["execution_role_arn"],
+            "image": spec["image"],
+            "port": port,
+            "log_group": env["log_group"],
+        }
+
+    def observe(self, ctx: Context, family: str) -> dict[str, Any] | None:
+        try:
+            td = ctx.aws.call("ecs", "describe_task_definition", taskDefinition=family)["taskDefinition"]
+        except AwsError as e:
+            if e.code in ("ClientException", "InvalidParameterException"):
+                return None
+            raise
+        if td.get("status") != "ACTIVE":
+            return None
+        container = td["containerDefinitions"][0]
+        ports = container.get("portMappings", [])
+        return {
+            "arn": td["taskDefinitionArn"],
+            "family": td["family"],
+            "cpu": td.get("cpu"),
+            "memory": td.get("memory"),
+            "executionRoleArn": td.get("executionRoleArn"),
+            "image": container.get("image"),
+            "port": ports[0]["containerPort"] if ports else None,
+            "log_group": container.get("logConfiguration", {}).get("options", {}).get("awslogs-group"),
+        }
+
+    def diff(self, desired: dict[str, Any], observed: dict[str, Any] | None) -> list[Change]:
+        if observed is None:
+            return [Change(self.name, "create", {k: (None, v) for k, v in desired.items()})]
+        fields = {k: (observed.get(k), v) for k, v in desired.items() if observed.get(k) != v}
+        return [Change(f"task-definition {observed['arn']}", "update", fields)] if fields else []
+
+    def register(self, ctx: Context, desired: dict[str, Any]) -> str:
+        app = ctx.obj.name
+        container = {
+            "name": naming.container(app),
+            "image": desired["image"],
+            "essential": True,
+            "portMappings": [{"containerPort": desired["port"], "protocol": "tcp"}],
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": desired["log_group"], "awslogs-region": ctx.aws.region,
+                "awslogs-stream-prefix": app,
+            }},
+        }
+        td = ctx.mutate(
+            "ecs", "register_task_definition", resource=f"task-definition {desired['family']}",
+            family=desired["family"], requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
+            cpu=desired["cpu"], memory=desired["memory"], executionRoleArn=desired["executionRoleArn"],
+            containerDefinitions=[container],
+            tags=as_ecs(ctx.aws.tags("Application", env=ctx.obj.env, app=app)),
+        )["taskDefinition"]
+        return str(td["taskDefinitionArn"])
+
+    def delete_all(self, ctx: Context, family: str) -> None:
+        for status in ("ACTIVE",):
+            arns = ctx.aws.paginate("ecs", "list_task_definitions", "taskDefinitionArns",
+                                    familyPrefix=family, status=status)
+            for arn in arns:
+                if arn.split("/")[-1].rsplit(":", 1)[0] != family:
+                    continue
+                td = ctx.aws.call("ecs", "describe_task_definition", taskDefinition=arn, include=["TAGS"])
+                if is_owned(from_aws(td.get("tags")), ctx.installation_id):
+                    ctx.mutate("ecs", "deregister_task_definition", resource=f"task-definition {arn}",
+                               taskDefinition=arn)
+
+
+class Service:
+    name = "service"
+
+    def observe(self, ctx: Context, cluster: str) -> dict[str, Any] | None:
+        found = ctx.aws.call("ecs", "describe_services", cluster=cluster, services=[naming.service(ctx.obj.name)],
+                             include=["TAGS"])["services"]
+        active = [s for s in found if s.get("status") == "ACTIVE"]
+        if not active:
+            return None
+        svc = active[0]
+        if not is_owned(from_aws(svc.get("tags")), ctx.installation_id, app=ctx.obj.name):
+            raise PermanentError(
+                f"ECS service {svc['serviceName']} exists in the cluster but is not managed by Cloudfauj."
+            )
+        return dict(svc)
+
+    @staticmethod
+    def desired(ctx: Context, env: dict[str, Any], td_arn: str, sg_id: str) -> dict[str, Any]:
+        return {
+            "taskDefinition": td_arn,
+            "desiredCount": ctx.obj.spec.get("replicas", 1),
+            "subnets": sorted(env["subnet_ids"]),
+            "securityGroups": [sg_id],
+            "assignPublicIp": "ENABLED",
+            "circuitBreaker": {"enable": True, "rollback": True},
+        }
+
+    @staticmethod
+    def observed_fields(svc: dict[str, Any]) -> dict[str, Any]:
+        vpc = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
+        breaker = svc.get("deploymentConfiguration", {}).get("deploymentCircuitBreaker")
+        return {
+            "taskDefinition": svc.get("taskDefinition"),
+            "desiredCount": svc.get("desiredCount"),
+            "subnets": sorted(vpc.get("subnets", [])),
+            "securityGroups": sorted(vpc.get("securityGroups", [])),
+            "assignPublicIp": vpc.get("assignPublicIp"),
+            "circuitBreaker": breaker,
+        }
+
+    def diff(self, desired: dict[str, Any], observed: dict[str, Any] | None) -> list[Change]:
+        if observed is None:
+            return [Change(self.name, "create", {k: (None, v) for k, v in desired.items()})]
+        current = self.observed_fields(observed)
+        fields = {k: (current.get(k), v) for k, v in desired.items() if current.get(k) != v}
+        return [Change(f"service {observed['serviceName']}", "update", fields)] if fields else []
+
+    def apply(self, ctx: Context, cluster: str, desired: dict[str, Any], observed: dict[str, Any] | None) -> None:
+        name = naming.service(ctx.obj.name)
+        params: dict[str, Any] = {
+            "taskDefinition": desired["taskDefinition"],
+            "desiredCount": desired["desiredCount"],
+            "networkConfiguration": {"awsvpcConfiguration": {
+                "subnets": desired["subnets"], "securityGroups": desired["securityGroups"],
+                "assignPublicIp": desired["assignPublicIp"],
+            }},
+            "deploymentConfiguration": {
+                "maximumPercent": 200, "minimumHealthyPercent": 100,
+                "deploymentCircuitBreaker": desired["circuitBreaker"],
+            },
+        }
+        if observed is None:
+            ctx.mutate("ecs", "create_service", resource=f"service {name}", cluster=cluster, serviceName=name,
+                       launchType="FARGATE", schedulingStrategy="REPLICA", propagateTags="SERVICE",
+                       tags=as_ecs(ctx.aws.tags("Application", env=ctx.obj.env, app=ctx.obj.name)), **params)
+        else:
+            ctx.mutate("ecs", "update_service", resource=f"service {name}", cluster=cluster, service=name, **params)
+
+    def delete(self, ctx: Context, cluster: str, observed: dict[str, Any]) -> None:
+        name = observed["serviceName"]
+        try:
+            ctx.mutate("ecs", "delete_service", resource=f"service {name}", cluster=cluster, service=name,
+                       force=True)
+        except AwsError as e:
+            if e.code not in ("ServiceNotFoundException", "ClusterNotFoundException"):
+                raise
+
+
+class ApplicationController:
+    kind = "Application"
+
+    def __init__(self) -> None:
+        self.sg, self.td, self.service, self.tracker = SecurityGroup(), TaskDefinition(), Service(), RolloutTracker()
+
+    def _observe(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any]:
+        td_desired = self.td.desired(ctx, env)
+        return {
+            "sg": self.sg.observe(ctx, env),
+            "td_desired": td_desired,
+            "td": self.td.observe(ctx, td_desired["family"]),
+            "service": self.service.observe(ctx, env["cluster_arn"]),
+        }
+
+    def _changes(self, ctx: Context, env: dict[str, Any], seen: dict[str, Any]) -> list[Change]:
+        changes = self.sg.diff(self.sg.desired(ctx.obj.spec), seen["sg"])
+        td_changes = self.td.diff(seen["td_desired"], seen["td"])
+        changes += td_changes
+        td_arn = seen["td"]["arn"] if seen["td"] and not td_changes else "(new revision)"
+        sg_id = seen["sg"]["id"] if seen["sg"] else "(new security group)"
+        changes += self.service.diff(self.service.desired(ctx, env, td_arn, sg_id), seen["service"])
+        return changes
+
+    def plan(self, ctx: Context) -> list[Change]:
+        env = _env_outputs(ctx)
+        return self._changes(ctx, env, self._observe(ctx, env))
+
+    def reconcile(self, ctx: Context) -> Result:
+        env = _env_outputs(ctx)
+        rolling = ctx.progress.get("rollout_task_definition")
+        if rolling:
+            return self._track(ctx, env, rolling)
+        seen = self._observe(ctx, env)
+        sg_id = self.sg.apply(ctx, env, seen["sg"]) if self.sg.diff(self.sg.desired(ctx.obj.spec), seen["sg"]) \
+            else seen["sg"]["id"]
+        td_arn = self.td.register(ctx, seen["td_desired"]) if self.td.diff(seen["td_desired"], seen["td"]) \
+            else seen["td"]["arn"]
+        desired = self.service.desired(ctx, env, td_arn, sg_id)
+        if self.service.diff(desired, seen["service"]):
+            self.service.apply(ctx, env["cluster_arn"], desired, seen["service"])
+            ctx.emit("info", f"Rolling out {ctx.obj.spec['image']} ({td_arn.split('/')[-1]}).")
+        ctx.progress["rollout_task_definition"] = td_arn
+        return self._track(ctx, env, td_arn)
+
+    def _track(self, ctx: Context, env: dict[str, Any], td_arn: str) -> Result:
+        svc = self.service.observe(ctx, env["cluster_arn"])
+        if svc is None:
+            # The service vanished mid-rollout (deleted by hand, or an emulator restarted empty): start over.
+            ctx.progress.pop("rollout_task_definition", None)
+            raise TemporaryError(f"ECS service {ctx.obj.name} disappeared during the rollout; recreating it.", delay=1)
+        state = self.tracker.evaluate(ctx, env["cluster_arn"], svc, td_arn)
+        if state.done:
+            return Done(outputs=self._outputs(ctx, env, svc, td_arn), message=state.message)
+        return Wait(state.message, delay=ctx.settings.rollout_poll_seconds,
+                    outputs=self._outputs(ctx, env, svc, td_arn))
+
+    @staticmethod
+    def _outputs(ctx: Context, env: dict[str, Any], svc: dict[str, Any], td_arn: str) -> dict[str, Any]:
+        return {
+            "cluster_arn": env["cluster_arn"],
+            "service_arn": svc.get("serviceArn"),
+            "service_name": svc.get("serviceName"),
+            "task_definition_arn": td_arn,
+            "image": ctx.obj.spec["image"],
+            "log_group": env.get("log_group"),
+        }
+
+    def finalize(self, ctx: Context) -> Result:
+        env_obj = ctx.lookup("Environment", None, ctx.obj.env or "")
+        env = env_obj.status.get("outputs", {}) if env_obj else {}
+        if env.get("cluster_arn"):
+            svc = self.service.observe(ctx, env["cluster_arn"])
+            if svc is not None:
+                self.service.delete(ctx, env["cluster_arn"], svc)
+        self.td.delete_all(ctx, naming.task_family(ctx.installation_id, ctx.obj.env or "", ctx.obj.name))
+        if env.get("vpc_id"):
+            sg = self.sg.observe(ctx, env)
+            if sg is not None:
+                try:
+                    ctx.mutate("ec2", "delete_security_group", resource=f"security-group {sg['id']}",
+                               GroupId=sg["id"])
+                except AwsError as e:
+                    if e.code == "DependencyViolation":
+                        raise TemporaryError("The application's tasks are still stopping; waiting.", delay=5) from e
+                    if not e.code.endswith("NotFound"):
+                        raise
+        return Done(message="Every resource of the application is deleted.")

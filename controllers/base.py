@@ -1,0 +1,108 @@
+"""What every controller is made of: a context to work in, the named changes a diff produces, results.
+
+A controller converges one object. Its sub-resources are declared in dependency order; each has a
+read-only `observe`, a pure `diff(desired, observed)` returning named `Change`s with field paths, and
+idempotent `create` / `update` / `delete`. Retries, deadlines, persistence and concurrency belong to the
+reactor: a controller only says what it did (`Done`) or what it is waiting for (`Wait`), or raises a
+`TemporaryError` / `PermanentError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cloudfauj.aws import Gateway
+from cloudfauj.records import Record, StoredObject
+
+__all__ = ["Change", "Context", "Controller", "Done", "Result", "SubResource", "Wait", "field_changes"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing that differs between desired and observed state."""
+
+    resource: str  # e.g. "vpc", "subnet/1", "service"
+    action: str  # create | update | delete
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # path -> (observed, desired)
+
+    def describe(self) -> str:
+        if not self.fields:
+            return f"{self.action} {self.resource}"
+        parts = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in self.fields.items())
+        return f"{self.action} {self.resource} ({parts})"
+
+
+def field_changes(desired: dict[str, Any], observed: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The fields of `desired` whose observed value differs (a pure helper for diffs)."""
+    return {k: (observed.get(k), v) for k, v in desired.items() if observed.get(k) != v}
+
+
+@dataclass
+class Done:
+    """The object matches its spec (or, when deleting, every owned resource is gone)."""
+
+    outputs: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+
+
+@dataclass
+class Wait:
+    """Not there yet, and nothing is wrong: look again after `delay` seconds."""
+
+    reason: str
+    delay: float
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+Result = Done | Wait
+
+
+@dataclass
+class Context:
+    """Everything one reconcile attempt may use. Built by the reactor for each attempt."""
+
+    obj: StoredObject
+    record: Record | None
+    aws: Gateway
+    lookup: Callable[[str, str | None, str], StoredObject | None]
+    children: Callable[[str], list[StoredObject]]  # the applications of an environment
+    emit: Callable[..., None]  # emit(type, message, action=, resource=, request_id=)
+    progress: dict[str, Any]  # persisted with the record between attempts
+    settings: Any
+
+    @property
+    def installation_id(self) -> str:
+        return self.aws.installation_id
+
+    def mutate(self, service: str, operation: str, *, resource: str, **params: Any) -> dict[str, Any]:
+        """Call AWS to change something and log it as an event of the record."""
+        response = self.aws.call(service, operation, **params)
+        request_id = response.get("ResponseMetadata", {}).get("RequestId")
+        self.emit("aws", f"{service}:{operation} {resource}", action=f"{service}:{operation}",
+                  resource=resource, request_id=request_id)
+        return response
+
+
+class SubResource(Protocol):
+    """One AWS resource an object owns."""
+
+    name: str
+
+    def observe(self, ctx: Context, state: dict[str, Any]) -> Any: ...
+
+    def diff(self, desired: Any, observed: Any) -> list[Change]: ...
+
+
+class Controller(Protocol):
+    kind: str
+
+    def plan(self, ctx: Context) -> list[Change]:
+        """Observe and diff only: what `reconcile` would change (used for drift detection)."""
+
+    def reconcile(self, ctx: Context) -> Result:
+        """One pass towards the spec: observe, diff, act in dependency order."""
+
+    def finalize(self, ctx: Context) -> Result:
+        """One pass of deletion: remove owned resources in reverse dependency order."""

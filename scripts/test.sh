@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs, then runs every test, slow ones too.
+#   bash scripts/test.sh              everything (what CI runs)
+#   bash scripts/test.sh -m 'not slow'  the everyday run (also plain `pytest` inside .venv)
+source "$(dirname "$0")/_env.sh"
+cd "$ROOT"
+# awscli v1 pins botocore exactly, so the third-party-client test gets a virtual environment of its own.
+AWSCLI_VENV="$ROOT/.venv-awscli"
+if [ ! -x "$AWSCLI_VENV/bin/aws" ]; then
+  echo "Installing awscli into $AWSCLI_VENV for the third-party client test..." >&2
+  "$PY" -m venv "$AWSCLI_VENV"
+  "$AWSCLI_VENV/bin/python" -m pip install -q awscli
+fi
+export CLOUDFAUJ_TEST_AWSCLI="$AWSCLI_VENV/bin/aws"
+if [ "$#" -eq 0 ]; then
+  set -- -m "slow or not slow"
+fi
+exec python -m pytest "$@"

@@ -1,0 +1,222 @@
+"""End-to-end harness: a real `cloudfauj server` process (and, when asked, a separate `cloudfauj sandbox
+serve`), the real CLI run as subprocesses, and boto3 against the emulator to check AWS from outside.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from botocore.config import Config
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+BIN = str(Path(sys.executable).parent / "cloudfauj")
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "manifests"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def image_uri(repo: str, tag: str) -> str:
+    return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}:{tag}"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def __str__(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    separate_sandbox: bool = False
+    rollout_seconds: float = 1.0
+    port: int = field(default_factory=free_port)
+    aws_port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def env(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CLOUDFAUJ_", "XDG_"))}
+        keep.update(HOME=str(self.workdir / "home"), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                    AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, NO_COLOR="1", COLUMNS="200",
+                    CLOUDFAUJ_SERVER=f"http://127.0.0.1:{self.port}")
+        return keep
+
+    # -- processes -------------------------------------------------------------------------------
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.procs[name] = subprocess.Popen([BIN, *args], cwd=self.workdir, env=self.env(), stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start(self) -> Stack:
+        (self.workdir / "home").mkdir(parents=True, exist_ok=True)
+        if self.separate_sandbox and "sandbox" not in self.procs:
+            self._spawn("sandbox", ["sandbox", "serve", "--port", str(self.aws_port),
+                                    "--rollout-seconds", str(self.rollout_seconds)])
+            self.wait_http(f"{self.endpoint}/moto-api/", "sandbox")
+        self.start_server()
+        return self
+
+    def start_server(self) -> None:
+        args = ["server", "--port", str(self.port), "--data-dir", str(self.data_dir), "--region", REGION]
+        if self.separate_sandbox:
+            args += ["--aws-endpoint", self.endpoint]
+        else:
+            args += ["--sandbox", "--sandbox-port", str(self.aws_port),
+                     "--sandbox-rollout-seconds", str(self.rollout_seconds)]
+        self._spawn("server", args)
+        self.wait_http(f"http://127.0.0.1:{self.port}/readyz", "server", want=200)
+
+    def wait_http(self, url: str, name: str, want: int | None = None, timeout: float = 60) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{self.log(name)}")
+            try:
+                code = httpx.get(url, timeout=2).status_code
+                if (want is None and code < 500) or code == want:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} did not answer {url}:\n{self.log(name)}")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in ("server", "sandbox"):
+            self.kill(name, signal.SIGTERM)
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+    # -- clients ---------------------------------------------------------------------------------
+    def cf(self, *args: str, cwd: Path | None = None, timeout: float = 300) -> Result:
+        r = subprocess.run([BIN, *args], cwd=cwd or self.workdir, env=self.env(), capture_output=True,
+                           text=True, timeout=timeout)
+        return Result(r.returncode, r.stdout, r.stderr)
+
+    def cf_json(self, *args: str) -> Any:
+        r = self.cf(*args, "-o", "json")
+        assert r.code == 0, str(r)
+        return r.json()
+
+    def aws(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=Config(retries={"mode": "standard", "max_attempts": 2}))
+
+    def push(self, repo: str, tag: str, crash: bool = False) -> str:
+        args = ["sandbox", "push", f"{repo}:{tag}", "--endpoint", self.endpoint]
+        r = self.cf(*args, *(["--crash"] if crash else []))
+        assert r.code == 0, str(r)
+        return r.out.strip()
+
+    # -- AWS checks ------------------------------------------------------------------------------
+    def installation_id(self) -> str:
+        return str(httpx.get(f"http://127.0.0.1:{self.port}/healthz").json()["installation_id"])
+
+    def tagged(self) -> list[str]:
+        """ARNs of everything carrying this installation's ownership tag (tagging API + IAM + ECS)."""
+        tag = self.aws("resourcegroupstaggingapi")
+        inst = self.installation_id()
+        found = []
+        for page in tag.get_paginator("get_resources").paginate(
+                TagFilters=[{"Key": "cloudfauj:managed-by", "Values": [inst]}]):
+            found += [m["ResourceARN"] for m in page["ResourceTagMappingList"]
+                      if not _inactive_ecs(self, m["ResourceARN"])]
+        iam = self.aws("iam")
+        for role in iam.list_roles()["Roles"]:
+            tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
+            if tags.get("cloudfauj:managed-by") == inst:
+                found.append(role["Arn"])
+        return sorted(found)
+
+    def services(self, env: str) -> list[dict[str, Any]]:
+        ecs = self.aws("ecs")
+        cluster = self.cluster(env)
+        if cluster is None:
+            return []
+        arns = ecs.list_services(cluster=cluster["clusterArn"])["serviceArns"]
+        out = []
+        for i in range(0, len(arns), 10):
+            out += ecs.describe_services(cluster=cluster["clusterArn"], services=arns[i:i + 10])["services"]
+        return [s for s in out if s["status"] == "ACTIVE"]
+
+    def cluster(self, env: str) -> dict[str, Any] | None:
+        ecs = self.aws("ecs")
+        arns = ecs.list_clusters()["clusterArns"]
+        if not arns:
+            return None
+        for c in ecs.describe_clusters(clusters=arns, include=["TAGS"])["clusters"]:
+            tags = {t["key"]: t["value"] for t in c.get("tags", [])}
+            if c["status"] == "ACTIVE" and tags.get("cloudfauj:env") == env:
+                return dict(c)
+        return None
+
+    def image_of(self, svc: dict[str, Any]) -> str:
+        td = self.aws("ecs").describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+        return str(td["containerDefinitions"][0]["image"])
+
+
+def _inactive_ecs(stack: Stack, arn: str) -> bool:
+    """ECS keeps deleted services, task definitions and clusters describable; they are not leaks."""
+    ecs = stack.aws("ecs")
+    if ":task-definition/" in arn:
+        return ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"] != "ACTIVE"
+    if ":cluster/" in arn:
+        found = ecs.describe_clusters(clusters=[arn])["clusters"]
+        return not found or found[0]["status"] != "ACTIVE"
+    if ":service/" in arn:
+        cluster = arn.split("/")[-2]
+        found = ecs.describe_services(cluster=cluster, services=[arn])["services"]
+        return not found or found[0]["status"] != "ACTIVE"
+    return False
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 120, every: float = 0.3, what: str = "condition") -> Any:
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = pred()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}; last={last!r}")

@@ -1,0 +1,134 @@
+"""The store contract: every backend must behave exactly like this (ARCHITECTURE §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cloudfauj.errors import NotFound
+from cloudfauj.records import Cause, RecordStatus, utcnow
+from cloudfauj.store import Desired, SqliteStore, Store
+
+ENV = Desired(kind="Environment", name="staging", env=None, spec={"network": "aws"})
+
+
+def app(image: str = "repo:v1", name: str = "web") -> Desired:
+    return Desired(kind="Application", name=name, env="staging", spec={"image": image}, image=image)
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = SqliteStore(tmp_path / "cloudfauj.db")
+    yield s
+    s.close()
+
+
+def apply(store: Store, *items: Desired, force: bool = False):
+    return store.apply(list(items), cause=Cause.APPLY, initiator="tester", source="sha", deadline_seconds=60,
+                       force=force)
+
+
+def test_the_installation_id_is_created_once_and_kept(store: Store, tmp_path: Path) -> None:
+    first = store.installation_id()
+    assert first == store.installation_id()
+    store.close()
+    assert SqliteStore(tmp_path / "cloudfauj.db").installation_id() == first
+
+
+def test_a_first_apply_stores_generation_one_and_opens_a_pending_record(store: Store) -> None:
+    (w,) = apply(store, ENV)
+    assert w.changed and w.obj.generation == 1
+    assert w.record is not None and w.record.status == RecordStatus.PENDING
+    assert (w.record.initiator, w.record.source, w.record.cause) == ("tester", "sha", Cause.APPLY)
+    assert w.record.created_at.endswith("Z") and len(w.record.created_at) == 27
+
+
+def test_reapplying_an_unchanged_spec_writes_nothing(store: Store) -> None:
+    apply(store, ENV)
+    (w,) = apply(store, ENV)
+    assert not w.changed and w.record is None and w.obj.generation == 1
+    assert len(store.list_records()) == 1
+
+
+def test_a_changed_spec_bumps_the_generation_and_supersedes_the_open_record(store: Store) -> None:
+    apply(store, ENV)
+    (first,) = apply(store, app("repo:v1"))
+    (second,) = apply(store, app("repo:v2"))
+    assert second.obj.generation == 2 and second.record is not None
+    old = store.get_record(first.record.id)  # type: ignore[union-attr]
+    assert old is not None and old.status == RecordStatus.SUPERSEDED and second.record.id in (old.reason or "")
+    assert store.current_record("Application", "staging", "web") == second.record
+
+
+def test_reapplying_after_a_failure_opens_a_new_record_for_a_retry(store: Store) -> None:
+    (w,) = apply(store, ENV)
+    assert w.record is not None
+    store.save_record(w.record.start(now=utcnow()).finish(RecordStatus.FAILED, "boom", now=utcnow()))
+    (again,) = apply(store, ENV)
+    assert again.changed and again.record is not None and again.obj.generation == 1
+
+
+def test_force_opens_a_redeploy_record_for_an_unchanged_spec(store: Store) -> None:
+    apply(store, ENV)
+    (w,) = apply(store, ENV, force=True)
+    assert w.record is not None and w.record.cause == Cause.REDEPLOY
+
+
+def test_a_terminal_record_is_never_overwritten(store: Store) -> None:
+    (w,) = apply(store, ENV)
+    record = w.record
+    assert record is not None
+    done = record.finish(RecordStatus.SUCCEEDED, None, now=utcnow())
+    store.save_record(done)
+    store.save_record(record.finish(RecordStatus.FAILED, "late writer", now=utcnow()))
+    assert store.get_record(record.id).status == RecordStatus.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_events_are_numbered_in_order_per_record(store: Store) -> None:
+    (w,) = apply(store, ENV)
+    rid = w.record.id  # type: ignore[union-attr]
+    store.append_event(rid, "info", "one")
+    store.append_event(rid, "aws", "two", action="ec2:CreateVpc", resource="vpc", request_id="r-1")
+    events = store.events(rid)
+    assert [(e.seq, e.message) for e in events] == [(1, "one"), (2, "two")]
+    assert events[1].request_id == "r-1"
+    assert [e.seq for e in store.events(rid, after=1)] == [2]
+
+
+def test_records_list_newest_first_with_filters_and_pages(store: Store) -> None:
+    apply(store, ENV)
+    apply(store, app(name="web"))
+    apply(store, app(name="api"))
+    ids = [r.id for r in store.list_records()]
+    assert ids == sorted(ids, key=int, reverse=True)
+    assert [r.name for r in store.list_records(kind="Application", limit=1)] == ["api"]
+    assert [r.name for r in store.list_records(kind="Application", before=ids[0])] == ["web"]
+    assert {r.name for r in store.list_records(env="staging")} == {"staging", "web", "api"}
+
+
+def test_delete_marks_the_object_and_opens_a_delete_record(store: Store) -> None:
+    apply(store, ENV)
+    record = store.request_delete("Environment", None, "staging", initiator=None, deadline_seconds=60)
+    assert record.cause == Cause.DELETE
+    assert store.get_object("Environment", None, "staging").deleting  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        store.request_delete("Environment", None, "nope", initiator=None, deadline_seconds=60)
+    store.remove_object("Environment", None, "staging")
+    assert store.get_object("Environment", None, "staging") is None
+
+
+def test_objects_page_by_env_and_name(store: Store) -> None:
+    apply(store, ENV, app(name="b"), app(name="a"), app(name="c"))
+    first = store.list_objects("Application", env="staging", limit=2)
+    assert [o.name for o in first] == ["a", "b"]
+    rest = store.list_objects("Application", env="staging", after="staging/b")
+    assert [o.name for o in rest] == ["c"]
+
+
+def test_unfinished_records_are_those_not_terminal(store: Store) -> None:
+    apply(store, ENV)
+    apply(store, app("repo:v1"))
+    apply(store, app("repo:v2"))
+    assert [(r.name, r.generation) for r in store.unfinished_records()] == [("staging", 1), ("web", 2)]
