@@ -23,7 +23,7 @@ from cloudfauj.reactor import Reactor
 from cloudfauj.service import Service
 from cloudfauj.settings import Settings
 from cloudfauj.store import open_store
-from controllers import CONTROLLERS
+from controllers.registry import CONTROLLERS
 
 __all__ = ["run"]
 

@@ -12,11 +12,10 @@ from typing import Any
 
 from cloudfauj import __version__
 from cloudfauj.errors import Conflict, InvalidInput, NotFound, Problem
-from cloudfauj.manifests import ParsedDocument, Source, parse_sources
+from cloudfauj.manifests import ParsedDocument, Source, app_collision_key, parse_sources
 from cloudfauj.records import Cause, object_key
 from cloudfauj.settings import Settings
 from cloudfauj.store import Desired, Store
-from controllers import naming
 
 __all__ = ["Service"]
 
@@ -87,10 +86,11 @@ class Service:
             state = "is being deleted" if stored else "does not exist"
             return [d.problem("metadata.env", f"environment '{env}' {state}; apply the environment first "
                                               "or in the same batch")]
-        for other in self.store.list_objects("Application", env=env):
-            if other.name != name and naming.dns(other.name) == naming.dns(name):
-                return [d.problem("metadata.name", f"application '{name}' would share its AWS names with "
-                                                   f"application '{other.name}' in environment '{env}'")]
+        key = app_collision_key(env, name)
+        for other in self.store.list_objects("Application"):
+            if (other.env, other.name) != (env, name) and app_collision_key(other.env or "", other.name) == key:
+                return [d.problem("metadata.name", f"would get the same AWS names ('{key}') as application "
+                                                   f"'{other.name}' in environment '{other.env}'; rename one")]
         return []
 
     # -- objects -----------------------------------------------------------------------------------

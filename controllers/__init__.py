@@ -1,17 +1,6 @@
 """Controllers: one module per kind, each converging one object through the AWS gateway.
 
-`CONTROLLERS` maps a kind to its controller; the reactor looks them up here.
+Kept import-free on purpose: the manifest validator uses `controllers.naming` (pure), and importing this
+package must not drag the controllers (and, through them, the manifests package) in with it.
+`controllers.registry.CONTROLLERS` maps each kind to its controller.
 """
-
-from __future__ import annotations
-
-from controllers.application import ApplicationController
-from controllers.base import Change, Context, Controller, Done, Result, Wait
-from controllers.environment import EnvironmentController
-
-__all__ = ["CONTROLLERS", "Change", "Context", "Controller", "Done", "Result", "Wait"]
-
-CONTROLLERS: dict[str, Controller] = {
-    "Environment": EnvironmentController(),
-    "Application": ApplicationController(),
-}

@@ -15,7 +15,7 @@ from typing import Any
 
 from cloudfauj.records import Phase, Record, RecordStatus, StoredObject, format_time
 from cloudfauj.store import Store
-from controllers import Change
+from controllers.base import Change
 
 __all__ = ["Outcome", "OutcomeWriter"]
 

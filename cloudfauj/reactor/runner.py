@@ -24,7 +24,7 @@ from cloudfauj.reactor.queue import WorkQueue
 from cloudfauj.records import Cause, Record, RecordStatus, StoredObject, parse_key, parse_time, utcnow
 from cloudfauj.settings import Settings
 from cloudfauj.store import Store
-from controllers import Context, Controller, Done
+from controllers.base import Context, Controller, Done
 
 __all__ = ["Reactor"]
 

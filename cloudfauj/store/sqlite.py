@@ -172,6 +172,7 @@ class SqliteStore(Store):
         source: str | None, deadline_seconds: float, image: str | None = None,
     ) -> Record:
         now = utcnow()
+        image = image or obj.spec.get("image")
         cur = db.execute(
             "INSERT INTO records (kind, env, name, generation, status, cause, created_at, deadline, spec, "
             "initiator, source, image, progress) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, '{}')",

@@ -15,7 +15,7 @@ from cloudfauj.reactor import Reactor
 from cloudfauj.records import Cause, Record, RecordStatus, object_key
 from cloudfauj.settings import Settings
 from cloudfauj.store import Desired, SqliteStore
-from controllers import CONTROLLERS
+from controllers.registry import CONTROLLERS
 from controllers.network import allocate_cidr
 from tests.conftest import REGION
 

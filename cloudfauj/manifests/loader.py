@@ -1,0 +1,164 @@
+"""Reading manifest files: YAML (and so JSON) documents, where each field is, and plain values.
+
+The first step of `parse_sources()`. ruamel.yaml's round-trip loader keeps the position of every key
+(`.lc`), which is how a problem found later by pydantic gets a line number. Any YAML the file cannot be
+read as becomes a `Problem` here; nothing from ruamel escapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scalarbool import ScalarBoolean
+
+from cloudfauj.errors import Problem
+
+__all__ = ["RawDocument", "Source", "line_at", "read_documents", "to_plain"]
+
+# What reading untrusted YAML can raise. With warnings turned into errors (as in our tests), ruamel's
+# warnings (e.g. a reused anchor) are raised. ruamel's constructors let builtin errors through for an
+# explicitly typed scalar they cannot convert (`!!int foo`, `!!bool foo`, an int of 5000 digits), so
+# those are named too; this is the only place that calls the constructors.
+_CONSTRUCTOR_FAILURES = (ValueError, KeyError, TypeError, OverflowError)
+_YAML_FAILURES = (YAMLError, YAMLWarning, YAMLFutureWarning, RecursionError, *_CONSTRUCTOR_FAILURES)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file's display name (as the user named it) and its content."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One non-empty YAML document of a file, as loaded (a CommentedMap when it is a manifest)."""
+
+    file: str
+    index: int  # 1-based, counting empty documents too, so it matches what a reader counts
+    tree: Any
+    line: int | None  # 1-based line where its content starts
+
+
+def _loader() -> YAML:
+    yaml = YAML(typ="rt")  # round-trip: keeps line numbers; YAML 1.2, so `on`/`yes` stay strings
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def read_documents(source: Source) -> tuple[list[RawDocument], list[Problem]]:
+    """The non-empty documents of a file, and the problem that stopped reading it (if any)."""
+    documents: list[RawDocument] = []
+    index = 0
+    try:
+        for index, tree in enumerate(_loader().load_all(source.text), start=1):
+            if tree is not None:
+                documents.append(RawDocument(source.name, index, tree, _start_line(source, index, tree)))
+    except _YAML_FAILURES as e:
+        return documents, [_yaml_problem(source, index + 1, e)]
+    if not documents:
+        return [], [Problem("the file contains no manifest documents", file=source.name)]
+    return documents, []
+
+
+def _start_line(source: Source, index: int, tree: Any) -> int | None:
+    if isinstance(tree, CommentedMap | CommentedSeq):
+        return int(tree.lc.line) + 1
+    # A scalar document keeps no position; compose the file again to find it (rare: it is an error).
+    try:
+        for number, node in enumerate(_loader().compose_all(source.text), start=1):
+            if number == index:
+                return int(node.start_mark.line) + 1
+    except _YAML_FAILURES:
+        return None
+    return None
+
+
+def _yaml_problem(source: Source, index: int, error: BaseException) -> Problem:
+    line: int | None = None
+    if isinstance(error, MarkedYAMLError):
+        line = error.problem_mark.line + 1 if error.problem_mark is not None else None
+        context = ""
+        if error.context and error.context_mark is not None:
+            context = f" ({error.context} on line {error.context_mark.line + 1})"
+        message = f"the file is not valid YAML: {error.problem}{context}"
+    elif isinstance(error, ReaderError):
+        line = source.text.count("\n", 0, error.position) + 1
+        char = error.character
+        shown = f"#x{char:04x}" if isinstance(char, int) else repr(char)
+        message = f"the file is not valid YAML: character {shown} is not allowed ({error.reason})"
+    elif isinstance(error, RecursionError):
+        message = "the file is not usable YAML: its values are nested too deeply"
+    elif isinstance(error, _CONSTRUCTOR_FAILURES):
+        message = f"the file is not usable YAML: a value cannot be read as its YAML type ({error})"
+    else:
+        message = f"the file is not usable YAML: {_first_line(str(error))}"
+    return Problem(message, file=source.name, document=index, line=line)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "unreadable input")
+
+
+def to_plain(tree: Any) -> Any:
+    """Plain dicts, lists, str, int, float, bool and None from ruamel's round-trip types.
+
+    Keys become strings (a non-string key can only be an unknown key). Custom tags (`!foo bar`) are
+    ignored, like other YAML presentation details. An alias that contains itself is cut, so that
+    validation sees a wrong value instead of recursing forever.
+    """
+    return _plain(tree, ())
+
+
+def _plain(value: Any, path: tuple[int, ...]) -> Any:
+    if id(value) in path:
+        return "<recursive alias>"
+    inner = (*path, id(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v, inner) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, inner) for v in value]
+    if isinstance(value, TaggedScalar):
+        return value.value
+    if isinstance(value, ScalarBoolean):  # an int subclass: test it first
+        return bool(value)
+    if isinstance(value, bool | date) or value is None:
+        return value
+    for plain in (str, int, float):  # ruamel's ScalarString, ScalarInt and ScalarFloat subclasses
+        if isinstance(value, plain):
+            return plain(value)
+    return value
+
+
+def line_at(tree: Any, path: Sequence[str | int], default: int | None) -> int | None:
+    """The 1-based line of the deepest key of `path` present in `tree` (`default` when none is)."""
+    line = default
+    for key, node in _walk(tree, path):
+        line = int(node.lc.key(key)[0] if isinstance(node, CommentedMap) else node.lc.item(key)[0]) + 1
+    return line
+
+
+def _walk(tree: Any, path: Sequence[str | int]) -> Iterator[tuple[Any, Any]]:
+    node = tree
+    for part in path:
+        if isinstance(node, CommentedMap):
+            key = next((k for k in node if str(k) == str(part)), _MISSING)
+            if key is _MISSING:
+                return
+        elif isinstance(node, CommentedSeq) and str(part).isdigit() and int(part) < len(node):
+            key = int(part)
+        else:
+            return
+        yield key, node
+        node = node[key]
+
+
+_MISSING = object()

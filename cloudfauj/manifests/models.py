@@ -1,0 +1,278 @@
+"""The canonical manifest: what the server stores, returns and hands to the controllers.
+
+`Manifest.model_validate()` checks everything that one object can tell about itself (types, allowed
+values, names and the AWS names derived from them, Fargate sizes), wherever it comes from: a file read
+by `parse_sources()`, a JSON request, or a row of the store. What needs a whole batch (duplicates,
+name collisions) or a file (lines, flags) is done by `parse_sources()`; what needs stored state (does
+the environment exist?) by the server.
+
+Rule violations are raised as pydantic errors of type "cloudfauj" located at the offending field, so
+the file reader can point at a line; `cloudfauj.manifests.problems` turns them into sentences.
+
+Types are strict. Upstream decoded YAML weakly (viper/mapstructure: "600" became 600), and existing
+files must keep working, so two conversions are kept on purpose: a string of digits is accepted where an
+integer is expected, and an integer where text is expected (`name: 2024`). Nothing else is converted:
+a boolean, a float (even 600.0), a list or a mapping where a scalar is expected is an error, never
+silently truncated or stringified.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from cloudfauj.manifests.names import app_name_problems, dns_name_problem, env_name_problems, name_problem
+from cloudfauj.manifests.sizing import cpu_problem, fargate_size, memory_problem
+
+__all__ = [
+    "API_VERSION",
+    "KINDS",
+    "SPEC_BY_KIND",
+    "ApplicationSpec",
+    "DomainSpec",
+    "EnvironmentSpec",
+    "HealthCheck",
+    "Kind",
+    "Manifest",
+    "Metadata",
+    "NetworkResources",
+    "Resources",
+]
+
+API_VERSION = "cloudfauj.dev/v1"
+Kind = Literal["Domain", "Environment", "Application"]
+KINDS: tuple[str, ...] = ("Domain", "Environment", "Application")
+RULE_ERROR = "cloudfauj"  # the pydantic error type of every rule below
+MAX_REPLICAS = 100  # a sane ceiling for one service; ECS itself allows far more
+_DIGITS = re.compile(r"[+-]?[0-9]{1,18}")  # longer strings stay strings: "must be an integer"
+
+
+def _digits_to_int(value: object) -> object:
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        return int(value)
+    return value
+
+
+def _int_to_text(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _blank_to_none(value: object) -> object:
+    # Upstream treats a blank domain as "no domain"; `domain: ""` or `domain:` must not mean a domain.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Int = Annotated[int, BeforeValidator(_digits_to_int)]
+Text = Annotated[str, BeforeValidator(_int_to_text)]
+
+
+def rule_error(message: str) -> PydanticCustomError:
+    return PydanticCustomError(RULE_ERROR, "{message}", {"message": message})
+
+
+def raise_rule_errors(title: str, errors: Iterable[tuple[str, str | None, object]]) -> None:
+    """Raise every (field, message, value) at once, each located at its field of the model validated.
+
+    A message of None means the field is missing: pydantic's own "missing" error, so that it is
+    explained like any other missing field.
+    """
+    details = [
+        InitErrorDetails(type=rule_error(m) if m is not None else "missing", loc=(f,), input=v)
+        for f, m, v in errors
+    ]
+    if details:
+        raise ValidationError.from_exception_data(title, details)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Metadata(_Model):
+    name: Text
+    env: Text | None = None
+
+
+class DomainSpec(_Model):
+    dns_service: Literal["aws_route53"] = "aws_route53"
+    cert_authority: Literal["aws_acm"] = "aws_acm"
+
+
+class EnvironmentSpec(_Model):
+    network: Literal["aws"] = "aws"
+    orchestrator: Literal["aws_ecs_fargate"] = "aws_ecs_fargate"
+    domain: Annotated[Text | None, BeforeValidator(_blank_to_none)] = None
+    load_balancer: Annotated[Literal["aws_alb"] | None, BeforeValidator(_blank_to_none)] = None
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_is_dns(cls, domain: str | None) -> str | None:
+        problem = dns_name_problem(domain) if domain is not None else None
+        if problem:
+            raise rule_error(problem)
+        return domain
+
+    @model_validator(mode="after")
+    def _domain_needs_load_balancer(self) -> EnvironmentSpec:
+        if self.domain is not None and self.load_balancer is None:
+            raise_rule_errors(
+                "EnvironmentSpec",
+                [("load_balancer", "is required when a domain is set: use 'aws_alb'", None)],
+            )
+        return self
+
+
+class HealthCheck(_Model):
+    path: Text = "/"
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_absolute(cls, path: str) -> str:
+        # The ALB target group's health check path: AWS requires a leading '/' and ≤ 1024 characters.
+        if not path.startswith("/") or len(path) > 1024 or any(c.isspace() for c in path):
+            raise rule_error(f"must start with '/', have no spaces and at most 1024 characters, not {path!r}")
+        return path
+
+
+class NetworkResources(_Model):
+    bind_port: Annotated[Int, Field(ge=1, le=65535)]
+
+
+class Resources(_Model):
+    """CPU units and MiB as requested; validation rounds them up to a Fargate size (see sizing.py),
+    so the stored spec shows the size that runs, and 100/600 and 256/1024 are the same spec."""
+
+    cpu: Int
+    memory: Int
+    network: NetworkResources
+
+    # Field validators, not one model validator, so that a size problem is reported even when
+    # another field of the mapping is wrong too.
+    @field_validator("cpu")
+    @classmethod
+    def _cpu_in_range(cls, cpu: int) -> int:
+        problem = cpu_problem(cpu)
+        if problem:
+            raise rule_error(problem)
+        return cpu
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_in_range(cls, memory: int, info: ValidationInfo) -> int:
+        problem = memory_problem(info.data.get("cpu"), memory)  # no cpu here: it is invalid itself
+        if problem:
+            raise rule_error(problem)
+        return memory
+
+    @model_validator(mode="after")
+    def _round_to_fargate_size(self) -> Resources:
+        self.cpu, self.memory = fargate_size(self.cpu, self.memory)
+        return self
+
+
+class ApplicationSpec(_Model):
+    image: Text
+    type: Literal["server"] = "server"
+    visibility: Literal["public"] = "public"
+    healthcheck: HealthCheck = Field(default_factory=HealthCheck)
+    resources: Resources
+    replicas: Annotated[Int, Field(ge=0, le=MAX_REPLICAS)] = 1
+
+    @field_validator("image")
+    @classmethod
+    def _image_is_a_reference(cls, image: str) -> str:
+        # Whether the image exists is not an input error (ARCHITECTURE §5): the deployment fails.
+        if not image or any(c.isspace() for c in image):
+            raise rule_error(f"must be an image reference without spaces (e.g. 'repo:tag'), not {image!r}")
+        return image
+
+
+SPEC_BY_KIND: dict[str, type[BaseModel]] = {
+    "Domain": DomainSpec,
+    "Environment": EnvironmentSpec,
+    "Application": ApplicationSpec,
+}
+
+
+def _metadata_rules(kind: str, meta: Metadata) -> Iterable[tuple[str, str | None, object]]:
+    if kind == "Domain":
+        problem = dns_name_problem(meta.name)
+        if problem:
+            yield "name", problem, meta.name
+    else:
+        problem = name_problem(meta.name)
+        if problem:
+            yield "name", problem, meta.name
+        elif kind == "Environment":
+            yield from (("name", p, meta.name) for p in env_name_problems(meta.name))
+    if kind != "Application":
+        if meta.env is not None:
+            article = "an" if kind == "Environment" else "a"
+            yield "env", f"is only for Applications: {article} {kind} belongs to no environment", meta.env
+        return
+    if meta.env is None:
+        yield "env", None, None
+        return
+    env_problem = name_problem(meta.env)
+    if env_problem:
+        yield "env", env_problem, meta.env
+    elif problem is None:
+        yield from (("name", p, meta.name) for p in app_name_problems(meta.env, meta.name))
+
+
+class Manifest(_Model):
+    """One object: `{"apiVersion", "kind", "metadata", "spec"}`; the spec's type follows `kind`."""
+
+    apiVersion: Text = API_VERSION  # noqa: N815 - the wire name, as in Kubernetes
+    kind: Kind
+    metadata: Metadata
+    spec: DomainSpec | EnvironmentSpec | ApplicationSpec
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(kind, env or "", name): unique among the objects of one installation."""
+        return self.kind, self.metadata.env or "", self.metadata.name
+
+    @field_validator("apiVersion")
+    @classmethod
+    def _known_api_version(cls, version: str) -> str:
+        if version != API_VERSION:
+            raise rule_error(f"must be '{API_VERSION}', not {version!r}")
+        return version
+
+    @field_validator("metadata", mode="wrap")
+    @classmethod
+    def _metadata_for_kind(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Metadata:
+        meta: Metadata = handler(value)
+        kind = info.data.get("kind")
+        if kind is not None:  # an unknown kind is reported on `kind`; its names are not checked
+            raise_rule_errors("Metadata", _metadata_rules(kind, meta))
+        return meta
+
+    @field_validator("spec", mode="wrap")
+    @classmethod
+    def _spec_for_kind(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        # A discriminated union needs the tag inside the spec; ours is beside it, so dispatch here.
+        # Errors raised by the spec's own validation keep their location below "spec".
+        spec_type = SPEC_BY_KIND.get(info.data.get("kind", ""))
+        if spec_type is None:
+            return value  # the kind is wrong and reported: errors against a guessed spec would be noise
+        return spec_type.model_validate(value, strict=True)

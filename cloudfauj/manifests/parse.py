@@ -1,0 +1,137 @@
+"""`parse_sources()`: files in, validated manifests out, or every problem at once.
+
+The flow: read each file's YAML documents (loader) → put each in canonical form (formats) → validate it
+(`Manifest`, problems) → check the batch as a whole (duplicates, AWS name collisions). A batch is all or
+nothing: one problem anywhere and `InvalidInput` lists them all, so a user fixes a file in one pass.
+Checks that need stored state (does the environment exist?) are the server's; it reports them through
+`ParsedDocument.problem()` so they read like these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from cloudfauj.errors import InvalidInput, Problem
+from cloudfauj.manifests.formats import Canonical, Locator, canonicalize
+from cloudfauj.manifests.loader import Source, read_documents
+from cloudfauj.manifests.models import Manifest
+from cloudfauj.manifests.names import app_collision_key, env_collision_key
+from cloudfauj.manifests.problems import problems_from
+
+__all__ = ["ParsedDocument", "describe", "parse_sources"]
+
+
+@dataclass
+class ParsedDocument:
+    """A valid manifest and where it came from."""
+
+    manifest: Manifest
+    file: str
+    document: int  # 1-based index of the document in its file
+    locator: Locator | None = field(default=None, repr=False, compare=False)
+
+    def line_of(self, field: str) -> int | None:
+        """The 1-based line of a canonical dotted field ("metadata.env", "spec.image").
+
+        In an upstream file the upstream key is looked up ("spec.resources.cpu" → `resources.cpu`); a
+        value that came from a flag (--env, --image) is at the document's first line.
+        """
+        return self.locator.line_of(field) if self.locator else None
+
+    def problem(self, field: str, message: str) -> Problem:
+        """A problem located at a canonical field of this document, e.g. for a check against stored
+        state: `doc.problem("metadata.env", "environment 'x' does not exist")`."""
+        if self.locator is None:
+            return Problem(message, file=self.file, document=self.document, field=field)
+        return self.locator.problem(field, message)
+
+
+def parse_sources(
+    sources: list[Source], *, env: str | None = None, image: str | None = None
+) -> list[ParsedDocument]:
+    """Parse and validate every document of every source; raise InvalidInput listing ALL problems found.
+
+    `env` and `image` are the --env and --image flags: an upstream `.cloudfauj.yml` names neither, and
+    in kind-based Applications `env` fills a missing `metadata.env` and `image` overrides `spec.image`.
+    """
+    parsed: list[ParsedDocument] = []
+    problems: list[Problem] = []
+    for source in sources:
+        documents, unreadable = read_documents(source)
+        problems.extend(unreadable)
+        for raw in documents:
+            canonical = canonicalize(raw, env=env, image=image)
+            if isinstance(canonical, Problem):
+                problems.append(canonical)
+                continue
+            problems.extend(canonical.problems)
+            manifest = _validate(canonical, problems)
+            if manifest is not None:
+                parsed.append(ParsedDocument(manifest, source.name, raw.index, canonical.locator))
+    problems.extend(batch_problems(parsed))
+    if problems:
+        raise InvalidInput(problems)
+    return parsed
+
+
+def _validate(canonical: Canonical, problems: list[Problem]) -> Manifest | None:
+    try:
+        return Manifest.model_validate(canonical.data)
+    except ValidationError as e:
+        problems.extend(problems_from(e, canonical.locator, canonical.kind))
+        return None
+
+
+def batch_problems(documents: list[ParsedDocument]) -> list[Problem]:
+    """Objects defined twice, and objects whose AWS names would collide, within one batch."""
+    problems: list[Problem] = []
+    by_key: dict[tuple[str, str, str], ParsedDocument] = {}
+    by_aws_name: dict[tuple[str, str], ParsedDocument] = {}
+    for doc in documents:
+        manifest = doc.manifest
+        first = by_key.setdefault(manifest.key, doc)
+        if first is not doc:
+            message = f"{describe(manifest)} is defined twice: also in {_where(first)}"
+            problems.append(doc.problem("metadata.name", message))
+            continue
+        aws_name = _aws_name(manifest)
+        if aws_name is None:
+            continue
+        other = by_aws_name.setdefault((manifest.kind, aws_name), doc)
+        if other is not doc:
+            problems.append(doc.problem("metadata.name", _collision(manifest, other, aws_name)))
+    return problems
+
+
+def describe(manifest: Manifest) -> str:
+    """The object in words: "Application 'web' in environment 'demo'"."""
+    where = f" in environment '{manifest.metadata.env}'" if manifest.metadata.env else ""
+    return f"{manifest.kind} '{manifest.metadata.name}'{where}"
+
+
+def _aws_name(manifest: Manifest) -> str | None:
+    if manifest.kind == "Environment":
+        return env_collision_key(manifest.metadata.name)
+    if manifest.kind == "Application" and manifest.metadata.env:
+        return app_collision_key(manifest.metadata.env, manifest.metadata.name)
+    return None  # domains are DNS names: equal only when identical
+
+
+def _collision(manifest: Manifest, other: ParsedDocument, aws_name: str) -> str:
+    if manifest.metadata.env == other.manifest.metadata.env:
+        why = "names that differ only by '_' and '-' are the same in AWS names"
+    else:
+        why = "AWS names join the environment and application names with '-' (and turn '_' into '-')"
+    return (
+        f"{describe(manifest)} would get the same AWS names ('{aws_name}') as "
+        f"{describe(other.manifest)} in {_where(other)}, because {why}: rename one of them"
+    )
+
+
+def _where(doc: ParsedDocument) -> str:
+    line = doc.line_of("metadata.name")
+    return ", ".join(
+        part for part in (doc.file, f"document {doc.document}", f"line {line}" if line else "") if part
+    )
