@@ -29,6 +29,7 @@ __all__ = ["run"]
 
 log = logging.getLogger("cloudfauj.server")
 SANDBOX_REGION = "us-east-1"
+SANDBOX_CREDENTIALS = ("testing", "testing")
 
 
 def _notice(message: str) -> None:
@@ -48,23 +49,23 @@ def run(settings: Settings) -> None:
         sandbox = Sandbox(port=settings.sandbox_port, rollout_seconds=settings.sandbox_rollout_seconds)
         endpoint = sandbox.start()
         region = region or SANDBOX_REGION
-        # The emulator accepts any credentials; never send a user's real ones to it.
-        os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        os.environ.pop("AWS_PROFILE", None)
         _notice(f"sandbox: AWS emulator at {endpoint} (rollouts take {settings.sandbox_rollout_seconds:g} s)")
     store = open_store(settings.data_dir)
     try:
-        _serve(settings, store, endpoint, region)
+        # The emulator accepts any credentials; never send a user's real ones to it.
+        _serve(settings, store, endpoint, region, SANDBOX_CREDENTIALS if sandbox else None)
     finally:
         store.close()
         if sandbox is not None:
             sandbox.stop()
 
 
-def _serve(settings: Settings, store: Any, endpoint: str | None, region: str | None) -> None:
+def _serve(
+    settings: Settings, store: Any, endpoint: str | None, region: str | None,
+    credentials: tuple[str, str] | None,
+) -> None:
     installation = store.installation_id()
-    aws = Gateway(region=region, endpoint_url=endpoint, installation_id=installation)
+    aws = Gateway(region=region, endpoint_url=endpoint, installation_id=installation, credentials=credentials)
     try:
         me = aws.identity()
     except CloudfaujError as e:

@@ -76,7 +76,7 @@ class Context:
     def installation_id(self) -> str:
         return self.aws.installation_id
 
-    def mutate(self, service: str, operation: str, *, resource: str, **params: Any) -> dict[str, Any]:
+    def mutate(self, service: str, operation: str, /, *, resource: str, **params: Any) -> dict[str, Any]:
         """Call AWS to change something and log it as an event of the record."""
         response = self.aws.call(service, operation, **params)
         request_id = response.get("ResponseMetadata", {}).get("RequestId")

@@ -30,11 +30,13 @@ class Identity:
 class Gateway:
     def __init__(
         self, *, region: str | None, endpoint_url: str | None, installation_id: str,
-        max_attempts: int = 3, timeout: float = 20,
+        max_attempts: int = 3, timeout: float = 20, credentials: tuple[str, str] | None = None,
     ) -> None:
         self.installation_id = installation_id
         self.endpoint_url = endpoint_url
-        self._session = boto3.session.Session(region_name=region)
+        key, secret = credentials or (None, None)
+        self._session = boto3.session.Session(region_name=region, aws_access_key_id=key,
+                                              aws_secret_access_key=secret)
         self._config = Config(
             retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=timeout, read_timeout=timeout, max_pool_connections=32,
@@ -54,13 +56,13 @@ class Gateway:
                 )
             return self._clients[service]
 
-    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+    def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """One AWS call with errors mapped to Cloudfauj's tree."""
         method = getattr(self.client(service), operation)
         with map_aws_errors(service, operation):
             return dict(method(**params))
 
-    def paginate(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
+    def paginate(self, service: str, operation: str, key: str, /, **params: Any) -> list[Any]:
         """Every item under `key` across all pages."""
         items: list[Any] = []
         with map_aws_errors(service, operation):

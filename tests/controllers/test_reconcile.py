@@ -32,7 +32,8 @@ class World:
 
     def __init__(self, tmp: Path, endpoint: str) -> None:
         self.store = SqliteStore(tmp / "cloudfauj.db")
-        self.aws = Gateway(region=REGION, endpoint_url=endpoint, installation_id=self.store.installation_id())
+        self.aws = Gateway(region=REGION, endpoint_url=endpoint, installation_id=self.store.installation_id(),
+                           credentials=("testing", "testing"))
         settings = Settings(rollout_poll_seconds=0.1, deadline_seconds=60)
         self.reactor = Reactor(self.store, self.aws, settings, CONTROLLERS)
 
