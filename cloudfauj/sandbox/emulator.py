@@ -1,0 +1,204 @@
+"""The embedded AWS emulator: moto's server in this process, plus the rollout ticker (ARCHITECTURE §8).
+
+`cloudfauj server --sandbox` starts a `Sandbox` next to the API; `cloudfauj sandbox serve` runs one alone
+through `serve`. Clients (our controllers, the aws CLI, ecs-deploy) reach it only over HTTP at
+`endpoint`. moto is imported when a sandbox starts, not when this module is imported, so the CLI stays
+quick; the environment variables moto reads at import time are set by the package's `__init__`.
+
+moto's backends are process-global: two sandboxes in one process share one emulated AWS; each keeps its
+own rollout duration, for the services created through it. Besides the ECS patches (`ecs.py`), the
+sandbox injects the one AWS-managed IAM policy the product attaches, AmazonECSTaskExecutionRolePolicy,
+into every IAM backend moto creates (including after `POST /moto-api/reset`); loading all of them
+would cost over a second per reset.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+__all__ = ["Sandbox", "serve"]
+
+EXECUTION_ROLE_POLICY = "AmazonECSTaskExecutionRolePolicy"
+_LOOPBACK_FOR_WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+_patched = False
+_patching = threading.Lock()
+
+
+@functools.cache
+def _policy_data() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    data: dict[str, Any] = json.loads(aws_managed_policies_data)[EXECUTION_ROLE_POLICY]
+    return data
+
+
+def _inject_policy(backend: Any, policies: list[Any]) -> list[Any]:
+    from moto.iam.models import AWSManagedPolicy
+
+    if any(p.name == EXECUTION_ROLE_POLICY for p in policies):
+        return policies  # MOTO_IAM_LOAD_MANAGED_POLICIES=true already loaded it
+    policy = AWSManagedPolicy.from_data(
+        EXECUTION_ROLE_POLICY, backend.account_id, backend.region_name, _policy_data()
+    )
+    return [*policies, policy]
+
+
+def _patch_iam() -> None:
+    """Every IAM backend (new, or rebuilt by a reset) starts with the execution role policy."""
+    from moto.iam.models import IAMBackend, iam_backends
+
+    original = IAMBackend._init_aws_policies
+
+    def _init_aws_policies(self: IAMBackend) -> list[Any]:
+        return _inject_policy(self, original(self))
+
+    IAMBackend._init_aws_policies = _init_aws_policies  # type: ignore[method-assign]
+    for _, _, backend in iam_backends.iter_backends():  # created before the patch, e.g. by another test
+        for policy in _inject_policy(backend, []):
+            backend.managed_policies.setdefault(policy.arn, policy)
+
+
+def _prepare_moto() -> None:
+    """Import moto and patch it, once per process (two sandboxes may start from two threads)."""
+    global _patched
+    with _patching:
+        if _patched:
+            return
+        from moto import settings
+
+        from cloudfauj.sandbox import ecs
+
+        ecs.install()
+        # moto read this at import; if someone imported moto before us, apply the variable now.
+        settings.ACM_VALIDATION_WAIT = int(os.environ["MOTO_ACM_VALIDATION_WAIT"])
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access-log line per request
+        _patch_iam()
+        _patched = True
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind here, so a busy port raises OSError: werkzeug would print a notice and call sys.exit(1)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _make_server(host: str, port: int) -> Any:
+    """moto's ThreadedMotoServer, serving on a socket we bound (see `_listen`); start() returns once it
+    accepts connections."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class _Server(ThreadedMotoServer):
+        def start(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            sock = _listen(self._ip_address, self._port)
+            with sock:  # werkzeug serves on its own duplicate of the descriptor
+                self._server = make_server(
+                    self._ip_address,
+                    self._port,
+                    app,
+                    True,
+                    request_handler=MotoRequestHandler,
+                    fd=sock.fileno(),
+                )
+            # A short poll interval makes stop() take ~0.1 s instead of werkzeug's 0.5 s.
+            serve = functools.partial(self._server.serve_forever, poll_interval=0.1)
+            self._thread = threading.Thread(target=serve, name="sandbox-moto", daemon=True)
+            self._thread.start()
+            self._server_ready_event.set()
+
+    return _Server(ip_address=host, port=port, verbose=False)
+
+
+class Sandbox:
+    """moto on loopback plus the ECS simulation; start() returns the endpoint, stop() is idempotent."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 4566, rollout_seconds: float = 3.0) -> None:
+        self._host, self._port, self._rollout_seconds = host, port, rollout_seconds
+        self._server: Any = None
+        self._ticker: Any = None
+        self._endpoint: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self._endpoint is None:
+            raise RuntimeError("The sandbox is not running: call start() first.")
+        return self._endpoint
+
+    def start(self) -> str:
+        """Start moto and the rollout ticker; returns 'http://HOST:PORT' (port=0 picks a free port)."""
+        if self._endpoint is not None:
+            return self._endpoint
+        _prepare_moto()
+        from cloudfauj.sandbox import ecs
+
+        server = _make_server(self._host, self._port)
+        server.start()
+        host, port = server.get_host_and_port()
+        ecs.configure(port=port, rollout_seconds=self._rollout_seconds)
+        self._server, self._ticker = server, ecs.Ticker()
+        self._ticker.start()
+        host = _LOOPBACK_FOR_WILDCARD.get(host, host)
+        self._endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return self._endpoint
+
+    def stop(self) -> None:
+        """Stop the ticker and the server; safe to call twice or before start()."""
+        ticker, server = self._ticker, self._server
+        self._ticker = self._server = self._endpoint = None
+        if ticker is not None:
+            ticker.stop()
+        if server is not None:
+            from cloudfauj.sandbox import ecs
+
+            ecs.forget(server.get_host_and_port()[1])
+            server.stop()
+            server._server.server_close()  # release the listening socket now, not at garbage collection
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 4566, rollout_seconds: float = 3.0) -> None:
+    """Blocking: run the emulator alone (for `cloudfauj sandbox serve`), print one line
+    'sandbox: AWS emulator at http://127.0.0.1:PORT (rollouts take N s)' to stderr, stop cleanly on
+    SIGTERM/SIGINT."""
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    sandbox = Sandbox(host=host, port=port, rollout_seconds=rollout_seconds)
+    try:
+        endpoint = sandbox.start()
+        print(
+            f"sandbox: AWS emulator at {endpoint} (rollouts take {rollout_seconds:g} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

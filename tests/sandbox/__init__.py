@@ -1,0 +1,1 @@
+"""The sandbox AWS emulator's own tests (ARCHITECTURE §8)."""
