@@ -1,0 +1,106 @@
+"""The app factory: routes and `/openapi.json` from one operation list, plus one exception table.
+
+Where it sits: `cloudfauj server` builds the `Service` (store, reactor) and passes it here; tests pass a
+fake service (`cloudfauj.api.testing.FakeService`). The app itself holds no state besides that service.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cloudfauj.api.errors import EXCEPTION_HANDLERS
+from cloudfauj.api.openapi import build_openapi
+from cloudfauj.api.parsing import read_query
+from cloudfauj.api.routes import OPERATIONS, Operation
+from cloudfauj.manifests import Source
+
+__all__ = ["ServiceAPI", "create_app"]
+
+
+class ServiceAPI(Protocol):
+    """What the API needs of the core: `cloudfauj.service.Service` (synchronous; called in threads)."""
+
+    installation_id: str
+    version: str
+
+    def ready(self) -> bool: ...
+
+    def apply(
+        self,
+        sources: list[Source],
+        *,
+        env: str | None,
+        image: str | None,
+        deadline_seconds: float | None,
+        source: str | None,
+        force: bool,
+        initiator: str | None,
+    ) -> dict[str, Any]: ...
+
+    def list_objects(
+        self, kind: str, *, env: str | None, limit: int, cursor: str | None
+    ) -> dict[str, Any]: ...
+
+    def get_object(self, kind: str, name: str, *, env: str | None = None) -> dict[str, Any]: ...
+
+    def delete_object(
+        self,
+        kind: str,
+        name: str,
+        *,
+        env: str | None = None,
+        cascade: bool = False,
+        initiator: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    def list_records(
+        self,
+        *,
+        kind: str | None,
+        env: str | None,
+        name: str | None,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> dict[str, Any]: ...
+
+    def get_record(self, record_id: str) -> dict[str, Any]: ...
+
+    def record_events(self, record_id: str, *, after: int = 0) -> dict[str, Any]: ...
+
+
+def create_app(
+    service: ServiceAPI,
+    *,
+    lifespan: Any = None,
+    max_body_bytes: int = 1 << 20,
+    stream_poll_seconds: float = 0.25,
+    keepalive_seconds: float = 15.0,
+) -> Starlette:
+    """The ASGI app serving `service`; the stream polls every `stream_poll_seconds` and sends a keepalive
+    after `keepalive_seconds` of quiet."""
+    app = Starlette(
+        routes=[_route(op) for op in OPERATIONS], exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
+    )
+    app.state.service = service
+    app.state.max_body_bytes = max_body_bytes
+    app.state.stream_poll_seconds = stream_poll_seconds
+    app.state.keepalive_seconds = keepalive_seconds
+    app.state.openapi = build_openapi(OPERATIONS, version=service.version)
+    return app
+
+
+def _route(op: Operation) -> Route:
+    # One Route per (path, method): the router tries them in order and answers 405 only when a path
+    # matched under no method.
+    async def endpoint(request: Request) -> Response:
+        query = read_query(request, op.query) if op.query else None
+        return await op.handler(request, query)
+
+    endpoint.__name__ = op.handler.__name__
+    return Route(op.path, endpoint, methods=[op.method])

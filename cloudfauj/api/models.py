@@ -1,0 +1,246 @@
+"""The HTTP API's request and response bodies, as pydantic models.
+
+Requests are validated with them (strictly: unknown fields and wrong JSON types are errors). Responses
+are built by the service as plain dicts (`Record.to_dict()`, `StoredObject.to_dict()`); their models
+here exist to document those shapes in `/openapi.json`, so they accept extra keys rather than police
+the core's output.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ApplyRequest",
+    "ApplyResult",
+    "DeleteQuery",
+    "DeleteResult",
+    "DeploymentsQuery",
+    "ErrorBody",
+    "EventPage",
+    "EventsQuery",
+    "Health",
+    "NoQuery",
+    "ObjectPage",
+    "PageQuery",
+    "Readiness",
+    "RecordPage",
+    "RecordOut",
+    "RecordsQuery",
+    "ApplicationsQuery",
+    "StoredObjectOut",
+]
+
+KindName = Literal["Environment", "Application", "Domain"]
+RecordStatusName = Literal["pending", "in_progress", "succeeded", "failed", "superseded", "cancelled"]
+
+
+# -- requests ----------------------------------------------------------------------------------------
+class _Body(BaseModel):
+    # strict: JSON `"yes"` is not a boolean and `"60"` is not a number; forbid: a typo is an error.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SourceIn(_Body):
+    """One manifest file as the client read it."""
+
+    name: str = Field(min_length=1, max_length=1000, description="The file name as the user gave it.")
+    content: str = Field(description="The file's text: one or more YAML documents.")
+
+
+class ApplyRequest(_Body):
+    sources: list[SourceIn] = Field(min_length=1, max_length=100)
+    env: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Target environment of upstream-format application files.",
+    )
+    image: str | None = Field(
+        None, min_length=1, max_length=1000, description="Image of upstream-format application files."
+    )
+    deadline_seconds: float | None = Field(
+        None, ge=30, le=86400, description="Deadline of each record this apply opens."
+    )
+    source: str | None = Field(None, max_length=1000, description="Free text, e.g. a git SHA and CI URL.")
+    force: bool = Field(False, description="Open a record even for unchanged objects.")
+
+
+class _Query(BaseModel):
+    # Query strings are text: lax parsing turns "10" into 10 and "true" into True. Unknown parameters
+    # are refused so that a misspelt filter is not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoQuery(_Query):
+    """The query of /v1 operations without parameters: any parameter is a mistake."""
+
+
+class PageQuery(_Query):
+    limit: int = Field(100, ge=1, le=500, description="Most items in one page.")
+    cursor: str | None = Field(None, description="The previous page's `next_cursor`.")
+
+
+class ApplicationsQuery(PageQuery):
+    env: str | None = Field(None, description="Only applications of this environment.")
+
+
+class DeploymentsQuery(PageQuery):
+    env: str | None = None
+    app: str | None = None
+    status: RecordStatusName | None = None
+
+
+class RecordsQuery(PageQuery):
+    kind: KindName | None = None
+    env: str | None = None
+    name: str | None = None
+    status: RecordStatusName | None = None
+
+
+class EventsQuery(_Query):
+    after: int = Field(0, ge=0, description="Only events with a greater `seq`.")
+
+
+class DeleteQuery(_Query):
+    cascade: bool = Field(False, description="Also delete what depends on the object.")
+
+
+# -- responses ---------------------------------------------------------------------------------------
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ProblemOut(_Out):
+    """One located thing wrong with the input (`details` of a 400)."""
+
+    file: str | None = None
+    document: int | None = None
+    line: int | None = None
+    field: str | None = None
+    message: str
+    sentence: str = Field(description="The problem as one sentence, with its location.")
+
+
+class ErrorDetail(_Out):
+    code: str = Field(description="invalid_input, not_found, conflict, payload_too_large, ...")
+    message: str
+    details: list[ProblemOut] | dict[str, Any] | None = None
+
+
+class ErrorBody(_Out):
+    error: ErrorDetail
+
+
+class Health(_Out):
+    status: Literal["ok"]
+    installation_id: str
+    version: str
+
+
+class Readiness(_Out):
+    status: Literal["ready", "starting"]
+
+
+class EventOut(_Out):
+    seq: int
+    at: str
+    type: str = Field(description="info | aws | rollout | warning | error")
+    message: str
+    action: str | None = None
+    resource: str | None = None
+    request_id: str | None = None
+
+
+class RecordOut(_Out):
+    """One reconciliation of one object generation; for an Application, a deployment."""
+
+    id: str
+    kind: KindName
+    name: str
+    app: str | None
+    env: str | None
+    domain: str | None
+    image: str | None
+    image_digest: str | None
+    generation: int
+    status: RecordStatusName
+    reason: str | None
+    cause: str
+    initiator: str | None
+    source: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    deadline: str
+    duration_seconds: float | None
+    spec: dict[str, Any]
+    events: list[EventOut] | None = Field(None, description="The event log, where the operation says so.")
+
+
+class Condition(_Out):
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    last_transition: str | None = None
+
+
+class ObjectMetadata(_Out):
+    name: str
+    env: str | None = Field(None, description="Applications only.")
+    generation: int
+    created_at: str
+    updated_at: str
+
+
+class ObjectStatus(_Out):
+    phase: str
+    observed_generation: int
+    conditions: list[Condition]
+    outputs: dict[str, Any]
+    message: str | None = None
+    last_record: str | None = None
+
+
+class StoredObjectOut(_Out):
+    apiVersion: str
+    kind: KindName
+    metadata: ObjectMetadata
+    spec: dict[str, Any]
+    status: ObjectStatus
+
+
+class ObjectPage(_Out):
+    items: list[StoredObjectOut]
+    next_cursor: str | None
+
+
+class RecordPage(_Out):
+    items: list[RecordOut]
+    next_cursor: str | None
+
+
+class EventPage(_Out):
+    record: RecordOut
+    items: list[EventOut]
+
+
+class AppliedObject(_Out):
+    kind: KindName
+    name: str
+    env: str | None
+    generation: int
+    changed: bool
+    record_id: str | None
+
+
+class ApplyResult(_Out):
+    objects: list[AppliedObject]
+    records: list[RecordOut]
+
+
+class DeleteResult(_Out):
+    records: list[RecordOut]

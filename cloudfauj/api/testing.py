@@ -1,0 +1,375 @@
+"""An in-memory stand-in for `cloudfauj.service.Service`, for tests of the API and of its clients.
+
+It is the narrowest boundary the API owns: the same methods, the same dict shapes (built with the real
+`Record`, `Event` and `StoredObject`), canned behaviour instead of a store and a reactor. Records move
+one step each time their events are read — pending → in_progress → terminal — so a client following a
+record sees it progress without any clock. What a record ends as is `outcome(record)`: "succeeded",
+"failed", or "hang" (never finishes); by default an image containing "missing" fails.
+
+Manifests are read loosely (YAML documents; `kind:` documents, or upstream files recognised by their
+keys); the real validation is tested with `cloudfauj.manifests`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from cloudfauj.errors import Conflict, InvalidInput, NotFound, Problem
+from cloudfauj.manifests import Source
+from cloudfauj.records import Cause, Event, Record, RecordStatus, StoredObject, format_time, utcnow
+
+__all__ = ["FakeService"]
+
+Key = tuple[str, str | None, str]
+
+
+def _default_outcome(record: Record) -> str:
+    return "failed" if record.image and "missing" in record.image else "succeeded"
+
+
+class FakeService:
+    installation_id = "fake-installation"
+    version = "0.0.0+fake"
+
+    def __init__(self, outcome: Callable[[Record], str] = _default_outcome) -> None:
+        self.outcome = outcome
+        self.is_ready = True
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # (method, arguments), for assertions
+        self.objects: dict[Key, StoredObject] = {}
+        self.records: dict[str, Record] = {}  # in creation order
+        self.events: dict[str, list[Event]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # -- the Service interface ---------------------------------------------------------------------
+    def ready(self) -> bool:
+        return self.is_ready
+
+    def apply(
+        self,
+        sources: list[Source],
+        *,
+        env: str | None,
+        image: str | None,
+        deadline_seconds: float | None,
+        source: str | None,
+        force: bool,
+        initiator: str | None,
+    ) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(
+                (
+                    "apply",
+                    {
+                        "sources": sources,
+                        "env": env,
+                        "image": image,
+                        "force": force,
+                        "deadline_seconds": deadline_seconds,
+                        "source": source,
+                    },
+                )
+            )
+            docs = [doc for s in sources for doc in _documents(s, env=env, image=image)]
+            objects, records = [], []
+            for kind, name, doc_env, spec in docs:
+                obj, record = self._store(kind, name, doc_env, spec, force=force, source=source)
+                objects.append(
+                    {
+                        "kind": kind,
+                        "name": name,
+                        "env": obj.env,
+                        "generation": obj.generation,
+                        "changed": record is not None,
+                        "record_id": record.id if record else None,
+                    }
+                )
+                if record:
+                    records.append(record.to_dict(events=[]))
+            return {"objects": objects, "records": records}
+
+    def list_objects(self, kind: str, *, env: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("list_objects", {"kind": kind, "env": env, "limit": limit, "cursor": cursor}))
+            rows = sorted(
+                (o for o in self.objects.values() if o.kind == kind and (env is None or o.env == env)),
+                key=lambda o: (o.env or "", o.name),
+            )
+            rows = [o for o in rows if cursor is None or f"{o.env or ''}/{o.name}" > cursor]
+            page = rows[:limit]
+            more = len(rows) > limit
+            return {
+                "items": [o.to_dict() for o in page],
+                "next_cursor": f"{page[-1].env or ''}/{page[-1].name}" if more else None,
+            }
+
+    def get_object(self, kind: str, name: str, *, env: str | None = None) -> dict[str, Any]:
+        with self._lock:
+            return self._object(kind, name, env).to_dict()
+
+    def delete_object(
+        self,
+        kind: str,
+        name: str,
+        *,
+        env: str | None = None,
+        cascade: bool = False,
+        initiator: str | None = None,
+    ) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("delete_object", {"kind": kind, "name": name, "env": env, "cascade": cascade}))
+            obj = self._object(kind, name, env)
+            targets = [obj]
+            if kind == "Environment":
+                apps = [o for o in self.objects.values() if o.kind == "Application" and o.env == name]
+                if apps and not cascade:
+                    raise Conflict(
+                        f"Environment '{name}' still has applications "
+                        f"({', '.join(sorted(a.name for a in apps))}); delete them first."
+                    )
+                targets = apps + targets
+            records = [self._open(o, Cause.DELETE, source=None) for o in targets]
+            return {"records": [r.to_dict(events=[]) for r in records]}
+
+    def list_records(
+        self,
+        *,
+        kind: str | None,
+        env: str | None,
+        name: str | None,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(
+                (
+                    "list_records",
+                    {
+                        "kind": kind,
+                        "env": env,
+                        "name": name,
+                        "status": status,
+                        "limit": limit,
+                        "cursor": cursor,
+                    },
+                )
+            )
+            rows = [
+                r
+                for r in reversed(self.records.values())
+                if (kind is None or r.kind == kind)
+                and (name is None or r.name == name)
+                and (status is None or r.status == status)
+                and (env is None or r.to_dict()["env"] == env)
+            ]
+            if cursor is not None:
+                ids = [r.id for r in rows]
+                rows = rows[ids.index(cursor) + 1 :] if cursor in ids else []
+            page = rows[:limit]
+            return {
+                "items": [r.to_dict(events=self.events[r.id]) for r in page],
+                "next_cursor": page[-1].id if len(rows) > limit else None,
+            }
+
+    def get_record(self, record_id: str) -> dict[str, Any]:
+        with self._lock:
+            record = self._record(record_id)
+            return record.to_dict(events=self.events[record_id])
+
+    def record_events(self, record_id: str, *, after: int = 0) -> dict[str, Any]:
+        with self._lock:
+            record = self._advance(self._record(record_id))
+            return {
+                "record": record.to_dict(),
+                "items": [e.to_dict() for e in self.events[record_id] if e.seq > after],
+            }
+
+    # -- helpers for tests -------------------------------------------------------------------------
+    def add_record(
+        self,
+        kind: str,
+        name: str,
+        *,
+        env: str | None = None,
+        image: str | None = None,
+        status: str = "succeeded",
+        messages: tuple[str, ...] = ("Done.",),
+    ) -> str:
+        """A record as if it had already run; returns its id."""
+        with self._lock:
+            record = self._new_record(
+                kind, name, env, generation=1, cause=Cause.APPLY, image=image, source=None
+            )
+            record = replace(record, status=RecordStatus(status))
+            for message in messages:
+                self._event(record.id, "info", message)
+            self.records[record.id] = record
+            return record.id
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _store(
+        self, kind: str, name: str, env: str | None, spec: dict[str, Any], *, force: bool, source: str | None
+    ) -> tuple[StoredObject, Record | None]:
+        now = format_time(utcnow()) or ""
+        key = (kind, env, name)
+        old = self.objects.get(key)
+        if old is not None and old.spec == spec and not force:
+            return old, None
+        generation = old.generation + 1 if old else 1
+        obj = StoredObject(
+            kind=kind,
+            name=name,
+            env=env,
+            spec=spec,
+            generation=generation,
+            created_at=old.created_at if old else now,
+            updated_at=now,
+            status=dict(old.status) if old else {"phase": "pending"},
+        )
+        self.objects[key] = obj
+        return obj, self._open(obj, Cause.APPLY, source=source)
+
+    def _open(self, obj: StoredObject, cause: Cause, *, source: str | None) -> Record:
+        for rid, other in self.records.items():
+            if (other.kind, other.env, other.name) == (obj.kind, obj.env, obj.name) and not other.terminal:
+                self.records[rid] = other.finish(
+                    RecordStatus.SUPERSEDED, "A newer generation was applied.", now=utcnow()
+                )
+        record = self._new_record(
+            obj.kind,
+            obj.name,
+            obj.env,
+            generation=obj.generation,
+            cause=cause,
+            image=obj.spec.get("image"),
+            source=source,
+        )
+        self.records[record.id] = record
+        return record
+
+    def _new_record(
+        self,
+        kind: str,
+        name: str,
+        env: str | None,
+        *,
+        generation: int,
+        cause: Cause,
+        image: str | None,
+        source: str | None,
+    ) -> Record:
+        rid = f"rec-{next(self._ids):04d}"
+        now = utcnow()
+        self.events[rid] = []
+        return Record(
+            id=rid,
+            kind=kind,
+            name=name,
+            env=env if kind == "Application" else None,
+            generation=generation,
+            status=RecordStatus.PENDING,
+            cause=cause,
+            created_at=format_time(now) or "",
+            deadline=format_time(now + timedelta(minutes=15)) or "",
+            spec={},
+            source=source,
+            image=image,
+        )
+
+    def _advance(self, record: Record) -> Record:
+        """One step of a make-believe reconciliation."""
+        if record.terminal:
+            return record
+        outcome = self.outcome(record)
+        if record.status == RecordStatus.PENDING:
+            record = record.start(now=utcnow())
+            self._event(record.id, "info", f"Reconciling {record.kind} '{record.name}'.")
+        elif outcome == "hang":
+            return record  # stays in progress, silently
+        elif outcome == "failed":
+            self._event(record.id, "error", "The rollout failed.")
+            record = record.finish(RecordStatus.FAILED, "Tasks failed to start: image missing.", now=utcnow())
+        else:
+            self._event(
+                record.id, "aws", "Created the service.", action="create_service", resource=record.name
+            )
+            record = record.finish(RecordStatus.SUCCEEDED, None, now=utcnow())
+            self._settle(record)
+        self.records[record.id] = record
+        return record
+
+    def _settle(self, record: Record) -> None:
+        key = (record.kind, record.env, record.name)
+        if record.cause == Cause.DELETE:
+            self.objects.pop(key, None)
+        elif key in self.objects:
+            obj = self.objects[key]
+            outputs = (
+                {"name_servers": ["ns-1.example.net", "ns-2.example.org"]} if obj.kind == "Domain" else {}
+            )
+            self.objects[key] = replace(
+                obj,
+                status={
+                    "phase": "ready",
+                    "observed_generation": obj.generation,
+                    "outputs": outputs,
+                    "last_record": record.id,
+                },
+            )
+
+    def _event(self, record_id: str, type_: str, message: str, **extra: Any) -> None:
+        log = self.events[record_id]
+        log.append(
+            Event(seq=len(log) + 1, at=format_time(utcnow()) or "", type=type_, message=message, **extra)
+        )
+
+    def _object(self, kind: str, name: str, env: str | None) -> StoredObject:
+        obj = self.objects.get((kind, env if kind == "Application" else None, name))
+        if obj is None:
+            raise NotFound(f"{kind} '{name}' does not exist.")
+        return obj
+
+    def _record(self, record_id: str) -> Record:
+        if record_id not in self.records:
+            raise NotFound(f"Record '{record_id}' does not exist.")
+        return self.records[record_id]
+
+
+def _documents(
+    source: Source, *, env: str | None, image: str | None
+) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    """(kind, name, env, spec) of each document, read loosely."""
+    try:
+        docs = [d for d in YAML(typ="safe").load_all(source.text) if d is not None]
+    except YAMLError as e:
+        line = e.problem_mark.line + 1 if isinstance(e, MarkedYAMLError) and e.problem_mark else None
+        raise InvalidInput(
+            [Problem(f"not valid YAML: {getattr(e, 'problem', e)}", file=source.name, line=line)]
+        ) from e
+    if not docs:
+        raise InvalidInput([Problem("the file holds no manifest", file=source.name)])
+    out = []
+    for doc in docs:
+        if "kind" in doc:
+            meta = doc.get("metadata", {})
+            out.append((doc["kind"], meta["name"], meta.get("env"), dict(doc.get("spec", {}))))
+        elif "orchestrator" in doc or "dns_service" in doc:
+            kind = "Environment" if "orchestrator" in doc else "Domain"
+            out.append((kind, doc["name"], None, {k: v for k, v in doc.items() if k != "name"}))
+        elif env is None:
+            raise InvalidInput(
+                [Problem("an application file needs a target environment: pass --env", file=source.name)]
+            )
+        else:
+            spec = {k: v for k, v in doc.items() if k != "name"} | {"image": image}
+            out.append(("Application", doc["name"], env, spec))
+    return out
