@@ -1,0 +1,279 @@
+"""Changing desired state: `apply`, `deploy` (upstream's form of apply) and `delete`.
+
+Each sends one request, says on stderr what it changed, then by default follows every record it opened
+until they end (live progress on stderr) and prints those records as its result.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cloudfauj.cli.client import Client
+from cloudfauj.cli.commands.common import (
+    InputError,
+    OutputOpt,
+    ServerOpt,
+    TimeoutOpt,
+    TokenOpt,
+    WaitOpt,
+    connect,
+    finish,
+    kind_of,
+    object_path,
+)
+from cloudfauj.cli.output import Format, label, notice
+
+__all__ = ["apply_files", "delete_object", "register"]
+
+DEFAULT_FILE = ".cloudfauj.yml"
+STDIN = "-"
+
+FilesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-f",
+        "--filename",
+        metavar="FILE",
+        show_default=False,
+        help=f"Manifest file, directory of .yml files, or - for stdin; repeatable [default: {DEFAULT_FILE}].",
+    ),
+]
+EnvOpt = Annotated[
+    str | None, typer.Option("--env", help="Target environment of upstream application files.")
+]
+ImageOpt = Annotated[str | None, typer.Option("--image", help="Image of upstream application files.")]
+DeadlineOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline",
+        min=30,
+        max=86400,
+        metavar="SECONDS",
+        show_default=False,
+        help="Deadline of each record opened (server default: 15 min).",
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        show_default=False,
+        help="Where this change comes from (default: the CI commit and run, if any).",
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Open records even for unchanged objects.")]
+
+
+def apply(
+    files: FilesOpt = None,
+    env: EnvOpt = None,
+    image: ImageOpt = None,
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = None,
+    deadline: DeadlineOpt = None,
+    source: SourceOpt = None,
+    force: ForceOpt = False,
+    output: OutputOpt = Format.table,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Apply manifests (upstream files or kind-based documents) and wait for them to converge."""
+    code = apply_files(
+        files or [DEFAULT_FILE],
+        env=env,
+        image=image,
+        wait=wait,
+        timeout=timeout,
+        deadline=deadline,
+        source=source,
+        force=force,
+        output=output,
+        server=server,
+        token=token,
+    )
+    raise typer.Exit(code)
+
+
+def deploy(
+    image: Annotated[str, typer.Argument(help="The image to run, e.g. an ECR URI with a tag.")],
+    env: Annotated[str, typer.Option("--env", help="Target environment.")],
+    config: Annotated[str, typer.Option("--config", help="The application file.")] = DEFAULT_FILE,
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = None,
+    deadline: DeadlineOpt = None,
+    source: SourceOpt = None,
+    force: ForceOpt = False,
+    output: OutputOpt = Format.table,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Deploy IMAGE to an environment (upstream's command: apply --config FILE --env ENV --image IMAGE)."""
+    code = apply_files(
+        [config],
+        env=env,
+        image=image,
+        wait=wait,
+        timeout=timeout,
+        deadline=deadline,
+        source=source,
+        force=force,
+        output=output,
+        server=server,
+        token=token,
+    )
+    raise typer.Exit(code)
+
+
+def delete(
+    kind: Annotated[str, typer.Argument(help="environment, application or domain.")],
+    name: Annotated[str, typer.Argument()],
+    env: Annotated[str | None, typer.Option("--env", help="The application's environment.")] = None,
+    cascade: Annotated[
+        bool, typer.Option("--cascade", help="Also delete an environment's applications.")
+    ] = False,
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = Format.table,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Delete an object and everything Cloudfauj created in AWS for it."""
+    code = delete_object(
+        kind_of(kind, ("Environment", "Application", "Domain")),
+        name,
+        env=env,
+        cascade=cascade,
+        wait=wait,
+        timeout=timeout,
+        output=output,
+        server=server,
+        token=token,
+    )
+    raise typer.Exit(code)
+
+
+def apply_files(
+    files: list[str],
+    *,
+    env: str | None,
+    image: str | None,
+    wait: bool,
+    timeout: float | None,
+    deadline: float | None = None,
+    source: str | None = None,
+    force: bool = False,
+    output: Format,
+    server: str | None,
+    token: str | None,
+    after: Callable[[Client, dict[str, Any]], None] | None = None,
+) -> int:
+    """The exit code of applying `files`; `after(client, result)` runs once the records are followed."""
+    body = {
+        "sources": read_sources(files),
+        "env": env,
+        "image": image,
+        "deadline_seconds": deadline,
+        "source": source if source is not None else ci_source(),
+        "force": force,
+    }
+    with connect(server, token) as client:
+        result = client.post("/v1/apply", {k: v for k, v in body.items() if v is not None})
+        for line in summary(result):
+            notice(line)
+        code = finish(client, result["records"], wait=wait, timeout=timeout, fmt=output)
+        if after is not None:
+            after(client, result)
+        return code
+
+
+def delete_object(
+    kind: str,
+    name: str,
+    *,
+    env: str | None,
+    cascade: bool,
+    wait: bool,
+    timeout: float | None,
+    output: Format,
+    server: str | None,
+    token: str | None,
+) -> int:
+    with connect(server, token) as client:
+        params = {"cascade": cascade} if kind != "Application" else {}
+        records = client.delete(object_path(kind, name, env), **params)["records"]
+        for record in records:
+            notice(f"{label(record)}: deletion requested (record {record['id']})")
+        return finish(client, records, wait=wait, timeout=timeout, fmt=output)
+
+
+def read_sources(files: list[str]) -> list[dict[str, str]]:
+    """Each file's text, named as the user named it; a directory stands for its .yml/.yaml files."""
+    sources = []
+    for given in files:
+        if given == STDIN:
+            sources.append({"name": "<stdin>", "content": sys.stdin.read()})
+            continue
+        path = Path(given)
+        if path.is_dir():
+            members = sorted(p for p in path.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
+            if not members:
+                raise InputError(f"The directory {given} holds no .yml or .yaml file.")
+            sources += [{"name": str(p), "content": _read(p)} for p in members]
+        else:
+            sources.append({"name": given, "content": _read(path)})
+    return sources
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"Cannot read {path}: there is no such file.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"Cannot read {path}: it is not UTF-8 text.") from None
+    except OSError as e:
+        raise InputError(f"Cannot read {path}: {e.strerror}.") from None
+
+
+def summary(result: dict[str, Any]) -> list[str]:
+    """kubectl-style lines: `environment/demo created`, `application/web in demo unchanged`."""
+    lines = []
+    for obj in result["objects"]:
+        what = f"{obj['kind'].lower()}/{obj['name']}" + (
+            f" in {obj['env']}" if obj["kind"] == "Application" else ""
+        )
+        if not obj["changed"]:
+            lines.append(f"{what} unchanged")
+        elif obj["generation"] == 1:
+            lines.append(f"{what} created (record {obj['record_id']})")
+        else:
+            lines.append(f"{what} applied, generation {obj['generation']} (record {obj['record_id']})")
+    return lines
+
+
+def ci_source() -> str | None:
+    """The commit and pipeline of a CI run, so a deployment says where it came from."""
+    e = os.environ
+    if e.get("GITHUB_SHA"):
+        run = (
+            f"{e.get('GITHUB_SERVER_URL', 'https://github.com')}/{e.get('GITHUB_REPOSITORY', '')}"
+            f"/actions/runs/{e.get('GITHUB_RUN_ID', '')}"
+        )
+        return f"{e.get('GITHUB_REPOSITORY', '')}@{e['GITHUB_SHA']} {run}"[:1000]
+    if e.get("CI_COMMIT_SHA"):
+        return f"{e.get('CI_PROJECT_PATH', '')}@{e['CI_COMMIT_SHA']} {e.get('CI_PIPELINE_URL', '')}".strip()[
+            :1000
+        ]
+    return None
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(apply)
+    app.command()(deploy)
+    app.command()(delete)

@@ -1,0 +1,147 @@
+"""Commands that run something here rather than ask a server: `server`, `sandbox serve|push`, `version`.
+
+The server and the sandbox are imported inside their commands: the sandbox loads moto (seconds), and
+the client commands must start fast.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from cloudfauj.cli.client import ClientError, Unreachable
+from cloudfauj.cli.commands.common import InputError, OutputOpt, ServerOpt, TokenOpt, connect
+from cloudfauj.cli.output import Format, emit, notice
+from cloudfauj.errors import CloudfaujError, InvalidInput
+
+__all__ = ["register"]
+
+sandbox_app = typer.Typer(
+    help="The embedded AWS emulator, for trying Cloudfauj and for tests.", no_args_is_help=True
+)
+
+
+def server(
+    config: Annotated[Path | None, typer.Option("--config", help="Config file (YAML).")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Bind address [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port [default: 6200].")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where state is kept.")] = None,
+    sandbox: Annotated[
+        bool | None, typer.Option("--sandbox/--no-sandbox", help="Run the AWS emulator in-process.")
+    ] = None,
+    sandbox_port: Annotated[int | None, typer.Option("--sandbox-port", help="[default: 4566]")] = None,
+    sandbox_rollout_seconds: Annotated[
+        float | None,
+        typer.Option("--sandbox-rollout-seconds", help="How long emulated ECS rollouts take [default: 3]."),
+    ] = None,
+    aws_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--aws-endpoint", envvar="AWS_ENDPOINT_URL", help="Send every AWS call to this endpoint."
+        ),
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", help="AWS region.")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Objects reconciled at once [default: 8].")
+    ] = None,
+) -> None:
+    """Run the Cloudfauj server (API and reconcilers) until interrupted."""
+    from cloudfauj.settings import load_settings
+
+    overrides = {
+        "bind_host": host,
+        "bind_port": port,
+        "data_dir": data_dir,
+        "sandbox": sandbox,
+        "sandbox_port": sandbox_port,
+        "sandbox_rollout_seconds": sandbox_rollout_seconds,
+        "aws_endpoint": aws_endpoint,
+        "region": region,
+        "workers": workers,
+    }
+    settings = load_settings(config, overrides)  # InvalidInput: exit 2, before the server's slow imports
+    from cloudfauj.server import run
+
+    try:
+        run(settings)
+    except InvalidInput:
+        raise
+    except CloudfaujError as e:  # it could not start (e.g. no usable AWS credentials): a failure, exit 1
+        notice(f"Error: {e.message}")
+        raise typer.Exit(1) from None
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 4566,
+    rollout_seconds: Annotated[float, typer.Option("--rollout-seconds", min=0)] = 3.0,
+) -> None:
+    """Run the AWS emulator alone."""
+    from cloudfauj.sandbox import serve
+
+    serve(host=host, port=port, rollout_seconds=rollout_seconds)
+
+
+@sandbox_app.command("push")
+def sandbox_push(
+    image: Annotated[str, typer.Argument(metavar="REPO:TAG")],
+    crash: Annotated[
+        bool, typer.Option("--crash", help="Its containers exit as soon as they start.")
+    ] = False,
+    endpoint: Annotated[str, typer.Option("--endpoint", help="The emulator.")] = "http://127.0.0.1:4566",
+    region: Annotated[str, typer.Option("--region")] = "us-east-1",
+) -> None:
+    """Make an image exist in the emulated ECR; prints its URI."""
+    repo, sep, tag = image.rpartition(":")
+    if not sep or not repo or not tag or "/" in tag:
+        raise InputError(f"'{image}' is not REPO:TAG, e.g. web:v1.")
+    try:
+        httpx.get(endpoint, timeout=5)  # one clear sentence if nothing is there, before loading moto
+    except httpx.HTTPError as e:
+        raise Unreachable(
+            f"Cannot reach the sandbox at {endpoint} ({e}); start it with `cloudfauj sandbox serve`."
+        ) from e
+    from cloudfauj.sandbox import push_image
+
+    typer.echo(push_image(endpoint, repo, tag, crash=crash, region=region))
+
+
+def version(output: OutputOpt = Format.table, server: ServerOpt = None, token: TokenOpt = None) -> None:
+    """Print the CLI's version, and the server's when it answers."""
+    info: dict[str, object] = {"client": _client_version()}
+    try:
+        with connect(server, token) as client:
+            health = client.get("/healthz")
+        info["server"] = {
+            "version": health.get("version"),
+            "installation_id": health.get("installation_id"),
+            "url": client.server,
+        }
+    except ClientError as e:
+        notice(f"(server: {e.message})")
+    if output is Format.table:
+        typer.echo(f"cloudfauj {info['client']}")
+        if "server" in info:
+            typer.echo("server {version} at {url} (installation {installation_id})".format(**info["server"]))
+    else:
+        emit(info, output)
+
+
+def _client_version() -> str:
+    try:
+        return importlib.metadata.version("cloudfauj")
+    except importlib.metadata.PackageNotFoundError:
+        from cloudfauj import __version__
+
+        return __version__
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(server)
+    app.add_typer(sandbox_app, name="sandbox")
+    app.command()(version)

@@ -1,0 +1,120 @@
+"""`server`, `sandbox serve|push` and `version`: flags reach the server's settings and the sandbox's
+functions (both replaced here by recorders: they are tested where they live), bad flags exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudfauj.errors import CloudfaujError
+from cloudfauj.settings import Settings
+from tests.cli.conftest import Server, free_port
+from tests.cli.helpers import CF, write
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """Settings that `cloudfauj server` would run with."""
+    runs: list[Settings] = []
+    fake = types.ModuleType("cloudfauj.server")
+    fake.run = runs.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "cloudfauj.server", fake)
+    return runs
+
+
+@pytest.fixture
+def sandbox_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    calls: list[tuple[str, Any]] = []
+    fake = types.ModuleType("cloudfauj.sandbox")
+
+    def push_image(endpoint: str, repo: str, tag: str, *, crash: bool = False, region: str = "") -> str:
+        calls.append(("push", (endpoint, repo, tag, crash, region)))
+        return f"123456789012.dkr.ecr.{region}.amazonaws.com/{repo}:{tag}"
+
+    fake.push_image = push_image  # type: ignore[attr-defined]
+    fake.serve = lambda **kwargs: calls.append(("serve", kwargs))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "cloudfauj.sandbox", fake)
+    return calls
+
+
+def test_server_flags_become_settings(cf: CF, started: list[Settings], tmp_path: Path) -> None:
+    r = cf("server", "--host", "0.0.0.0", "--port", "7000", "--data-dir", "d", "--sandbox",
+           "--sandbox-port", "4567", "--sandbox-rollout-seconds", "0.5", "--aws-endpoint", "http://x:1",
+           "--region", "eu-west-1", "--workers", "3")  # fmt: skip
+    assert r.code == 0, str(r)
+    (s,) = started
+    assert (s.bind_host, s.bind_port, s.data_dir, s.sandbox, s.sandbox_port) == (
+        "0.0.0.0",
+        7000,
+        Path("d"),
+        True,
+        4567,
+    )
+    assert (s.sandbox_rollout_seconds, s.aws_endpoint, s.region, s.workers) == (
+        0.5,
+        "http://x:1",
+        "eu-west-1",
+        3,
+    )
+
+
+def test_server_flags_override_the_config_file(cf: CF, started: list[Settings], tmp_path: Path) -> None:
+    write(tmp_path / "cf.yml", "bind_port: 6300\ndata_dir: /tmp/cf\n")
+    assert cf("server", "--config", "cf.yml", "--port", "6400").code == 0
+    assert (started[0].bind_port, started[0].data_dir) == (6400, Path("/tmp/cf"))
+
+
+def test_server_settings_that_are_invalid_exit_2(cf: CF, started: list[Settings], tmp_path: Path) -> None:
+    r = cf("server", "--port", "70000")
+    assert r.code == 2 and "bind_port" in r.err, str(r)
+    write(tmp_path / "cf.yml", "colour: blue\n")
+    r = cf("server", "--config", "cf.yml")
+    assert r.code == 2 and "cf.yml" in r.err and "colour" in r.err, str(r)
+    assert started == []
+
+
+def test_a_server_that_cannot_start_exits_1_with_the_reason(cf: CF, monkeypatch: pytest.MonkeyPatch) -> None:
+    def run(settings: Settings) -> None:
+        raise CloudfaujError("Cannot use AWS: no credentials.")
+
+    fake = types.ModuleType("cloudfauj.server")
+    fake.run = run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "cloudfauj.server", fake)
+    r = cf("server")
+    assert r.code == 1 and "Cannot use AWS: no credentials." in r.err, str(r)
+
+
+def test_sandbox_push_prints_the_image_uri(cf: CF, server: Server, sandbox_calls: list[Any]) -> None:
+    r = cf("sandbox", "push", "web:v1", "--crash", "--endpoint", server.url, "--region", "eu-west-1")
+    assert r.code == 0, str(r)
+    assert r.out == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:v1\n"
+    assert sandbox_calls == [("push", (server.url, "web", "v1", True, "eu-west-1"))]
+
+
+def test_sandbox_push_refuses_a_bad_reference_and_a_missing_emulator(
+    cf: CF, sandbox_calls: list[Any]
+) -> None:
+    assert cf("sandbox", "push", "web").code == 2
+    r = cf("sandbox", "push", "web:v1", "--endpoint", f"http://127.0.0.1:{free_port()}")
+    assert r.code == 3 and "sandbox serve" in r.err, str(r)
+    assert sandbox_calls == []
+
+
+def test_sandbox_serve_passes_its_flags(cf: CF, sandbox_calls: list[Any]) -> None:
+    assert cf("sandbox", "serve", "--port", "4570", "--rollout-seconds", "1").code == 0
+    assert sandbox_calls == [("serve", {"host": "127.0.0.1", "port": 4570, "rollout_seconds": 1.0})]
+
+
+def test_version_reports_the_client_and_the_server(cf: CF, server: Server) -> None:
+    r = cf("version", "-o", "json")
+    assert r.code == 0, str(r)
+    info = r.json()
+    assert info["client"] and info["server"]["version"] == "0.0.0+fake"
+    assert info["server"]["installation_id"] == "fake-installation"
+    alone = cf("version", "--server", f"http://127.0.0.1:{free_port()}")
+    assert alone.code == 0 and alone.out.startswith("cloudfauj ") and "Cannot reach" in alone.err
