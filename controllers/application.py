@@ -112,9 +112,18 @@ class TaskDefinition:
             "log_group": env["log_group"],
         }
 
-    def observe(self, ctx: Context, family: str) -> dict[str, Any] | None:
+    def observe(self, ctx: Context, desired: dict[str, Any], running: str | None) -> dict[str, Any] | None:
+        """The revision to compare with the spec: the one the service runs when it matches (so going back
+        to a previous spec after a rollback reuses its revision), else the family's latest."""
+        if running:
+            current = self._describe(ctx, running)
+            if current is not None and not self.diff(desired, current):
+                return current
+        return self._describe(ctx, desired["family"])
+
+    def _describe(self, ctx: Context, ref: str) -> dict[str, Any] | None:
         try:
-            td = ctx.aws.call("ecs", "describe_task_definition", taskDefinition=family)["taskDefinition"]
+            td = ctx.aws.call("ecs", "describe_task_definition", taskDefinition=ref)["taskDefinition"]
         except AwsError as e:
             if e.code in ("ClientException", "InvalidParameterException"):
                 return None
@@ -260,11 +269,12 @@ class ApplicationController:
 
     def _observe(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any]:
         td_desired = self.td.desired(ctx, env)
+        service = self.service.observe(ctx, env["cluster_arn"])
         return {
             "sg": self.sg.observe(ctx, env),
             "td_desired": td_desired,
-            "td": self.td.observe(ctx, td_desired["family"]),
-            "service": self.service.observe(ctx, env["cluster_arn"]),
+            "td": self.td.observe(ctx, td_desired, service.get("taskDefinition") if service else None),
+            "service": service,
         }
 
     def _changes(self, ctx: Context, env: dict[str, Any], seen: dict[str, Any]) -> list[Change]:

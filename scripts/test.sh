@@ -12,7 +12,8 @@ if [ ! -x "$AWSCLI_VENV/bin/aws" ]; then
   "$AWSCLI_VENV/bin/python" -m pip install -q awscli
 fi
 export CLOUDFAUJ_TEST_AWSCLI="$AWSCLI_VENV/bin/aws"
-if [ "$#" -eq 0 ]; then
-  set -- -m "slow or not slow"
-fi
+case " $* " in
+  *" -m "*) ;;                       # the caller chose the markers
+  *) set -- -m "slow or not slow" "$@" ;;
+esac
 exec python -m pytest "$@"

@@ -204,6 +204,10 @@ def _inactive_ecs(stack: Stack, arn: str) -> bool:
     if ":cluster/" in arn:
         found = ecs.describe_clusters(clusters=[arn])["clusters"]
         return not found or found[0]["status"] != "ACTIVE"
+    if ":task/" in arn:  # tasks carry their service's tags; stopped ones stay describable for a while
+        cluster = arn.split("/")[-2]
+        found = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"]
+        return not found or found[0]["lastStatus"] == "STOPPED"
     if ":service/" in arn:
         cluster = arn.split("/")[-2]
         found = ecs.describe_services(cluster=cluster, services=[arn])["services"]
