@@ -82,9 +82,7 @@ class InvalidInput(CloudfaujError):
         if isinstance(problems, str):
             problems = [Problem(problems)]
         self.problems = problems
-        super().__init__(
-            "; ".join(p.sentence() for p in problems), details=[p.to_dict() for p in problems]
-        )
+        super().__init__("; ".join(p.sentence() for p in problems), details=[p.to_dict() for p in problems])
 
 
 class NotFound(CloudfaujError):

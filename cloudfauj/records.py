@@ -142,7 +142,9 @@ class Record:
             "kind": self.kind,
             "name": self.name,
             "app": self.name if self.kind == "Application" else None,
-            "env": self.env if self.kind == "Application" else (self.name if self.kind == "Environment" else None),
+            "env": self.env
+            if self.kind == "Application"
+            else (self.name if self.kind == "Environment" else None),
             "domain": self.name if self.kind == "Domain" else None,
             "image": self.image,
             "image_digest": self.image_digest,
@@ -207,8 +209,13 @@ class StoredObject:
             "message": self.status.get("message"),
             "last_record": self.status.get("last_record"),
         }
-        return {"apiVersion": API_VERSION, "kind": self.kind, "metadata": metadata, "spec": self.spec,
-                "status": status}
+        return {
+            "apiVersion": API_VERSION,
+            "kind": self.kind,
+            "metadata": metadata,
+            "spec": self.spec,
+            "status": status,
+        }
 
 
 def object_key(kind: str, env: str | None, name: str) -> str:

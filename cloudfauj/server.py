@@ -38,7 +38,9 @@ def _notice(message: str) -> None:
 
 def run(settings: Settings) -> None:
     """Run the server until SIGINT/SIGTERM. Raises CloudfaujError when it cannot start."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     sandbox: Any = None
     endpoint = settings.aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
@@ -61,7 +63,10 @@ def run(settings: Settings) -> None:
 
 
 def _serve(
-    settings: Settings, store: Any, endpoint: str | None, region: str | None,
+    settings: Settings,
+    store: Any,
+    endpoint: str | None,
+    region: str | None,
     credentials: tuple[str, str] | None,
 ) -> None:
     installation = store.installation_id()
@@ -73,7 +78,9 @@ def _serve(
     if not me.region:
         raise CloudfaujError("No AWS region is configured: pass --region or set AWS_REGION.")
     where = f" through {endpoint}" if endpoint else ""
-    _notice(f"cloudfauj: managing AWS account {me.account} in {me.region}{where} (installation {installation})")
+    _notice(
+        f"cloudfauj: managing AWS account {me.account} in {me.region}{where} (installation {installation})"
+    )
     reactor = Reactor(store, aws, settings, CONTROLLERS)
     service = Service(store, settings, enqueue=reactor.enqueue, ready=lambda: reactor.ready)
 
@@ -87,5 +94,10 @@ def _serve(
             await reactor.stop()
 
     app = create_app(service, lifespan=lifespan, max_body_bytes=settings.max_body_bytes)
-    uvicorn.run(app, host=settings.bind_host, port=settings.bind_port, log_level="warning",
-                timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=settings.bind_host,
+        port=settings.bind_port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )

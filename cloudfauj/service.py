@@ -24,7 +24,12 @@ class Service:
     version = __version__
 
     def __init__(
-        self, store: Store, settings: Settings, *, enqueue: Callable[[str], None], ready: Callable[[], bool],
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        enqueue: Callable[[str], None],
+        ready: Callable[[], bool],
     ) -> None:
         self.store, self.settings = store, settings
         self._enqueue, self._ready = enqueue, ready
@@ -35,30 +40,51 @@ class Service:
 
     # -- apply -------------------------------------------------------------------------------------
     def apply(
-        self, sources: list[Source], *, env: str | None, image: str | None, deadline_seconds: float | None,
-        source: str | None, force: bool, initiator: str | None,
+        self,
+        sources: list[Source],
+        *,
+        env: str | None,
+        image: str | None,
+        deadline_seconds: float | None,
+        source: str | None,
+        force: bool,
+        initiator: str | None,
     ) -> dict[str, Any]:
         docs = parse_sources(sources, env=env, image=image)
         self._check_references(docs)
         batch = [
-            Desired(kind=d.manifest.kind, name=d.manifest.metadata.name, env=d.manifest.metadata.env,
-                    spec=d.manifest.spec.model_dump(mode="json"),
-                    image=getattr(d.manifest.spec, "image", None))
+            Desired(
+                kind=d.manifest.kind,
+                name=d.manifest.metadata.name,
+                env=d.manifest.metadata.env,
+                spec=d.manifest.spec.model_dump(mode="json"),
+                image=getattr(d.manifest.spec, "image", None),
+            )
             for d in docs
         ]
         # Environments first, so their records open (and their keys queue) before their apps'.
         batch.sort(key=lambda d: {"Domain": 0, "Environment": 1, "Application": 2}[d.kind])
         written = self.store.apply(
-            batch, cause=Cause.APPLY, initiator=initiator, source=source,
-            deadline_seconds=deadline_seconds or self.settings.deadline_seconds, force=force,
+            batch,
+            cause=Cause.APPLY,
+            initiator=initiator,
+            source=source,
+            deadline_seconds=deadline_seconds or self.settings.deadline_seconds,
+            force=force,
         )
         for w in written:
             if w.changed:
                 self._enqueue(w.obj.key)
         return {
             "objects": [
-                {"kind": w.obj.kind, "name": w.obj.name, "env": w.obj.env, "generation": w.obj.generation,
-                 "changed": w.changed, "record_id": w.record.id if w.record else None}
+                {
+                    "kind": w.obj.kind,
+                    "name": w.obj.name,
+                    "env": w.obj.env,
+                    "generation": w.obj.generation,
+                    "changed": w.changed,
+                    "record_id": w.record.id if w.record else None,
+                }
                 for w in written
             ],
             "records": [w.record.to_dict(events=[]) for w in written if w.record],
@@ -73,7 +99,9 @@ class Service:
             if m.kind == "Domain":
                 problems.append(d.problem("kind", "custom domains are not available on this server yet"))
             elif m.kind == "Environment" and getattr(m.spec, "domain", None):
-                problems.append(d.problem("spec.domain", "custom domains are not available on this server yet"))
+                problems.append(
+                    d.problem("spec.domain", "custom domains are not available on this server yet")
+                )
             elif m.kind == "Application":
                 problems += self._app_problems(d, batch_envs)
         if problems:
@@ -84,13 +112,24 @@ class Service:
         stored = self.store.get_object("Environment", None, env)
         if env not in batch_envs and (stored is None or stored.deleting):
             state = "is being deleted" if stored else "does not exist"
-            return [d.problem("metadata.env", f"environment '{env}' {state}; apply the environment first "
-                                              "or in the same batch")]
+            return [
+                d.problem(
+                    "metadata.env",
+                    f"environment '{env}' {state}; apply the environment first or in the same batch",
+                )
+            ]
         key = app_collision_key(env, name)
         for other in self.store.list_objects("Application"):
-            if (other.env, other.name) != (env, name) and app_collision_key(other.env or "", other.name) == key:
-                return [d.problem("metadata.name", f"would get the same AWS names ('{key}') as application "
-                                                   f"'{other.name}' in environment '{other.env}'; rename one")]
+            if (other.env, other.name) != (env, name) and app_collision_key(
+                other.env or "", other.name
+            ) == key:
+                return [
+                    d.problem(
+                        "metadata.name",
+                        f"would get the same AWS names ('{key}') as application "
+                        f"'{other.name}' in environment '{other.env}'; rename one",
+                    )
+                ]
         return []
 
     # -- objects -----------------------------------------------------------------------------------
@@ -98,8 +137,10 @@ class Service:
         rows = self.store.list_objects(kind, env=env, after=cursor, limit=limit + 1)
         page = rows[:limit]
         more = len(rows) > limit
-        return {"items": [o.to_dict() for o in page],
-                "next_cursor": f"{page[-1].env or ''}/{page[-1].name}" if more and page else None}
+        return {
+            "items": [o.to_dict() for o in page],
+            "next_cursor": f"{page[-1].env or ''}/{page[-1].name}" if more and page else None,
+        }
 
     def get_object(self, kind: str, name: str, *, env: str | None = None) -> dict[str, Any]:
         obj = self.store.get_object(kind, env if kind == "Application" else None, name)
@@ -109,7 +150,12 @@ class Service:
         return obj.to_dict()
 
     def delete_object(
-        self, kind: str, name: str, *, env: str | None = None, cascade: bool = False,
+        self,
+        kind: str,
+        name: str,
+        *,
+        env: str | None = None,
+        cascade: bool = False,
         initiator: str | None = None,
     ) -> dict[str, Any]:
         self.get_object(kind, name, env=env)
@@ -118,32 +164,51 @@ class Service:
             apps = self.store.list_objects("Application", env=name)
             if apps and not cascade:
                 names = ", ".join(sorted(a.name for a in apps))
-                raise Conflict(f"Environment '{name}' still has applications ({names}); delete them first, "
-                               "or pass --cascade to delete them with it.")
+                raise Conflict(
+                    f"Environment '{name}' still has applications ({names}); delete them first, "
+                    "or pass --cascade to delete them with it."
+                )
             targets += [("Application", a.env, a.name) for a in apps]
         elif kind == "Domain":
             users = [e.name for e in self.store.list_objects("Environment") if e.spec.get("domain") == name]
             if users:
-                raise Conflict(f"Domain '{name}' is used by environments {', '.join(users)}; delete them first.")
+                raise Conflict(
+                    f"Domain '{name}' is used by environments {', '.join(users)}; delete them first."
+                )
         targets.append((kind, env if kind == "Application" else None, name))
         records = []
         for t_kind, t_env, t_name in targets:
-            record = self.store.request_delete(t_kind, t_env, t_name, initiator=initiator, cascade=cascade,
-                                               deadline_seconds=self.settings.deadline_seconds)
+            record = self.store.request_delete(
+                t_kind,
+                t_env,
+                t_name,
+                initiator=initiator,
+                cascade=cascade,
+                deadline_seconds=self.settings.deadline_seconds,
+            )
             self._enqueue(object_key(t_kind, t_env, t_name))
             records.append(record.to_dict(events=[]))
         return {"records": records}
 
     # -- records -----------------------------------------------------------------------------------
     def list_records(
-        self, *, kind: str | None, env: str | None, name: str | None, status: str | None, limit: int,
+        self,
+        *,
+        kind: str | None,
+        env: str | None,
+        name: str | None,
+        status: str | None,
+        limit: int,
         cursor: str | None,
     ) -> dict[str, Any]:
-        rows = self.store.list_records(kind=kind, env=env, name=name, status=status, before=cursor,
-                                       limit=limit + 1)
+        rows = self.store.list_records(
+            kind=kind, env=env, name=name, status=status, before=cursor, limit=limit + 1
+        )
         page = rows[:limit]
-        return {"items": [r.to_dict(events=self.store.events(r.id)) for r in page],
-                "next_cursor": page[-1].id if len(rows) > limit and page else None}
+        return {
+            "items": [r.to_dict(events=self.store.events(r.id)) for r in page],
+            "next_cursor": page[-1].id if len(rows) > limit and page else None,
+        }
 
     def get_record(self, record_id: str) -> dict[str, Any]:
         record = self.store.get_record(record_id)
@@ -155,5 +220,7 @@ class Service:
         record = self.store.get_record(record_id)
         if record is None:
             raise NotFound(f"Record '{record_id}' does not exist.")
-        return {"record": record.to_dict(),
-                "items": [e.to_dict() for e in self.store.events(record_id, after=after)]}
+        return {
+            "record": record.to_dict(),
+            "items": [e.to_dict() for e in self.store.events(record_id, after=after)],
+        }

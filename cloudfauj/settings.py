@@ -1,4 +1,4 @@
-"""Server settings: defaults, the config file (upstream keys plus ours), and flags, in that order of precedence.
+"""Server settings: defaults, then the config file (upstream keys plus ours), then flags, which win.
 
 Durations are plain numbers of seconds so tests can shrink them; the reactor reads them from here.
 """

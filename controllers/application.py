@@ -37,17 +37,23 @@ class SecurityGroup:
     name = "security-group"
 
     def observe(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any] | None:
-        groups = ctx.aws.paginate("ec2", "describe_security_groups", "SecurityGroups", Filters=[
-            {"Name": "vpc-id", "Values": [env["vpc_id"]]},
-            {"Name": "tag:cloudfauj:managed-by", "Values": [ctx.installation_id]},
-            {"Name": "tag:cloudfauj:app", "Values": [ctx.obj.name]},
-        ])
+        groups = ctx.aws.paginate(
+            "ec2",
+            "describe_security_groups",
+            "SecurityGroups",
+            Filters=[
+                {"Name": "vpc-id", "Values": [env["vpc_id"]]},
+                {"Name": "tag:cloudfauj:managed-by", "Values": [ctx.installation_id]},
+                {"Name": "tag:cloudfauj:app", "Values": [ctx.obj.name]},
+            ],
+        )
         if not groups:
             return None
         sg = sorted(groups, key=lambda g: g["GroupId"])[0]
         rules = sorted(
             (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r["CidrIp"])
-            for p in sg.get("IpPermissions", []) for r in p.get("IpRanges", [])
+            for p in sg.get("IpPermissions", [])
+            for r in p.get("IpRanges", [])
         )
         return {"id": sg["GroupId"], "ingress": rules}
 
@@ -60,7 +66,11 @@ class SecurityGroup:
         if observed is None:
             return [Change(self.name, "create", {"ingress": (None, desired)})]
         if sorted(observed["ingress"]) != sorted(desired):
-            return [Change(f"security-group {observed['id']}", "update", {"ingress": (observed["ingress"], desired)})]
+            return [
+                Change(
+                    f"security-group {observed['id']}", "update", {"ingress": (observed["ingress"], desired)}
+                )
+            ]
         return []
 
     def apply(self, ctx: Context, env: dict[str, Any], observed: dict[str, Any] | None) -> str:
@@ -68,20 +78,36 @@ class SecurityGroup:
         if observed is None:
             name = naming.app_security_group(ctx.installation_id, ctx.obj.env or "", ctx.obj.name)
             sg = ctx.mutate(
-                "ec2", "create_security_group", resource=f"security-group {name}", GroupName=name,
-                Description=f"Cloudfauj application {ctx.obj.name} in {ctx.obj.env}", VpcId=env["vpc_id"],
-                TagSpecifications=[{"ResourceType": "security-group", "Tags": as_ec2(self._tags(ctx), name=name)}],
+                "ec2",
+                "create_security_group",
+                resource=f"security-group {name}",
+                GroupName=name,
+                Description=f"Cloudfauj application {ctx.obj.name} in {ctx.obj.env}",
+                VpcId=env["vpc_id"],
+                TagSpecifications=[
+                    {"ResourceType": "security-group", "Tags": as_ec2(self._tags(ctx), name=name)}
+                ],
             )
             observed = {"id": sg["GroupId"], "ingress": []}
         sg_id = observed["id"]
         stale = [r for r in observed["ingress"] if r not in desired]
         missing = [r for r in desired if r not in observed["ingress"]]
         if stale:
-            ctx.mutate("ec2", "revoke_security_group_ingress", resource=f"security-group {sg_id}", GroupId=sg_id,
-                       IpPermissions=[_permission(r) for r in stale])
+            ctx.mutate(
+                "ec2",
+                "revoke_security_group_ingress",
+                resource=f"security-group {sg_id}",
+                GroupId=sg_id,
+                IpPermissions=[_permission(r) for r in stale],
+            )
         if missing:
-            ctx.mutate("ec2", "authorize_security_group_ingress", resource=f"security-group {sg_id}",
-                       GroupId=sg_id, IpPermissions=[_permission(r) for r in missing])
+            ctx.mutate(
+                "ec2",
+                "authorize_security_group_ingress",
+                resource=f"security-group {sg_id}",
+                GroupId=sg_id,
+                IpPermissions=[_permission(r) for r in missing],
+            )
         return str(sg_id)
 
     @staticmethod
@@ -91,8 +117,12 @@ class SecurityGroup:
 
 def _permission(rule: tuple[Any, ...]) -> dict[str, Any]:
     protocol, low, high, cidr = rule
-    return {"IpProtocol": protocol, "FromPort": low, "ToPort": high,
-            "IpRanges": [{"CidrIp": cidr, "Description": "application port"}]}
+    return {
+        "IpProtocol": protocol,
+        "FromPort": low,
+        "ToPort": high,
+        "IpRanges": [{"CidrIp": cidr, "Description": "application port"}],
+    }
 
 
 class TaskDefinition:
@@ -156,15 +186,25 @@ class TaskDefinition:
             "image": desired["image"],
             "essential": True,
             "portMappings": [{"containerPort": desired["port"], "protocol": "tcp"}],
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": desired["log_group"], "awslogs-region": ctx.aws.region,
-                "awslogs-stream-prefix": app,
-            }},
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": desired["log_group"],
+                    "awslogs-region": ctx.aws.region,
+                    "awslogs-stream-prefix": app,
+                },
+            },
         }
         td = ctx.mutate(
-            "ecs", "register_task_definition", resource=f"task-definition {desired['family']}",
-            family=desired["family"], requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
-            cpu=desired["cpu"], memory=desired["memory"], executionRoleArn=desired["executionRoleArn"],
+            "ecs",
+            "register_task_definition",
+            resource=f"task-definition {desired['family']}",
+            family=desired["family"],
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu=desired["cpu"],
+            memory=desired["memory"],
+            executionRoleArn=desired["executionRoleArn"],
             containerDefinitions=[container],
             tags=as_ecs(ctx.aws.tags("Application", env=ctx.obj.env, app=app)),
         )["taskDefinition"]
@@ -172,23 +212,33 @@ class TaskDefinition:
 
     def delete_all(self, ctx: Context, family: str) -> None:
         for status in ("ACTIVE",):
-            arns = ctx.aws.paginate("ecs", "list_task_definitions", "taskDefinitionArns",
-                                    familyPrefix=family, status=status)
+            arns = ctx.aws.paginate(
+                "ecs", "list_task_definitions", "taskDefinitionArns", familyPrefix=family, status=status
+            )
             for arn in arns:
                 if arn.split("/")[-1].rsplit(":", 1)[0] != family:
                     continue
                 td = ctx.aws.call("ecs", "describe_task_definition", taskDefinition=arn, include=["TAGS"])
                 if is_owned(from_aws(td.get("tags")), ctx.installation_id):
-                    ctx.mutate("ecs", "deregister_task_definition", resource=f"task-definition {arn}",
-                               taskDefinition=arn)
+                    ctx.mutate(
+                        "ecs",
+                        "deregister_task_definition",
+                        resource=f"task-definition {arn}",
+                        taskDefinition=arn,
+                    )
 
 
 class Service:
     name = "service"
 
     def observe(self, ctx: Context, cluster: str) -> dict[str, Any] | None:
-        found = ctx.aws.call("ecs", "describe_services", cluster=cluster, services=[naming.service(ctx.obj.name)],
-                             include=["TAGS"])["services"]
+        found = ctx.aws.call(
+            "ecs",
+            "describe_services",
+            cluster=cluster,
+            services=[naming.service(ctx.obj.name)],
+            include=["TAGS"],
+        )["services"]
         active = [s for s in found if s.get("status") == "ACTIVE"]
         if not active:
             return None
@@ -230,32 +280,50 @@ class Service:
         fields = {k: (current.get(k), v) for k, v in desired.items() if current.get(k) != v}
         return [Change(f"service {observed['serviceName']}", "update", fields)] if fields else []
 
-    def apply(self, ctx: Context, cluster: str, desired: dict[str, Any], observed: dict[str, Any] | None) -> None:
+    def apply(
+        self, ctx: Context, cluster: str, desired: dict[str, Any], observed: dict[str, Any] | None
+    ) -> None:
         name = naming.service(ctx.obj.name)
         params: dict[str, Any] = {
             "taskDefinition": desired["taskDefinition"],
             "desiredCount": desired["desiredCount"],
-            "networkConfiguration": {"awsvpcConfiguration": {
-                "subnets": desired["subnets"], "securityGroups": desired["securityGroups"],
-                "assignPublicIp": desired["assignPublicIp"],
-            }},
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": desired["subnets"],
+                    "securityGroups": desired["securityGroups"],
+                    "assignPublicIp": desired["assignPublicIp"],
+                }
+            },
             "deploymentConfiguration": {
-                "maximumPercent": 200, "minimumHealthyPercent": 100,
+                "maximumPercent": 200,
+                "minimumHealthyPercent": 100,
                 "deploymentCircuitBreaker": desired["circuitBreaker"],
             },
         }
         if observed is None:
-            ctx.mutate("ecs", "create_service", resource=f"service {name}", cluster=cluster, serviceName=name,
-                       launchType="FARGATE", schedulingStrategy="REPLICA", propagateTags="SERVICE",
-                       tags=as_ecs(ctx.aws.tags("Application", env=ctx.obj.env, app=ctx.obj.name)), **params)
+            ctx.mutate(
+                "ecs",
+                "create_service",
+                resource=f"service {name}",
+                cluster=cluster,
+                serviceName=name,
+                launchType="FARGATE",
+                schedulingStrategy="REPLICA",
+                propagateTags="SERVICE",
+                tags=as_ecs(ctx.aws.tags("Application", env=ctx.obj.env, app=ctx.obj.name)),
+                **params,
+            )
         else:
-            ctx.mutate("ecs", "update_service", resource=f"service {name}", cluster=cluster, service=name, **params)
+            ctx.mutate(
+                "ecs", "update_service", resource=f"service {name}", cluster=cluster, service=name, **params
+            )
 
     def delete(self, ctx: Context, cluster: str, observed: dict[str, Any]) -> None:
         name = observed["serviceName"]
         try:
-            ctx.mutate("ecs", "delete_service", resource=f"service {name}", cluster=cluster, service=name,
-                       force=True)
+            ctx.mutate(
+                "ecs", "delete_service", resource=f"service {name}", cluster=cluster, service=name, force=True
+            )
         except AwsError as e:
             if e.code not in ("ServiceNotFoundException", "ClusterNotFoundException"):
                 raise
@@ -265,7 +333,12 @@ class ApplicationController:
     kind = "Application"
 
     def __init__(self) -> None:
-        self.sg, self.td, self.service, self.tracker = SecurityGroup(), TaskDefinition(), Service(), RolloutTracker()
+        self.sg, self.td, self.service, self.tracker = (
+            SecurityGroup(),
+            TaskDefinition(),
+            Service(),
+            RolloutTracker(),
+        )
 
     def _observe(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any]:
         td_desired = self.td.desired(ctx, env)
@@ -296,10 +369,16 @@ class ApplicationController:
         if rolling:
             return self._track(ctx, env, rolling)
         seen = self._observe(ctx, env)
-        sg_id = self.sg.apply(ctx, env, seen["sg"]) if self.sg.diff(self.sg.desired(ctx.obj.spec), seen["sg"]) \
+        sg_id = (
+            self.sg.apply(ctx, env, seen["sg"])
+            if self.sg.diff(self.sg.desired(ctx.obj.spec), seen["sg"])
             else seen["sg"]["id"]
-        td_arn = self.td.register(ctx, seen["td_desired"]) if self.td.diff(seen["td_desired"], seen["td"]) \
+        )
+        td_arn = (
+            self.td.register(ctx, seen["td_desired"])
+            if self.td.diff(seen["td_desired"], seen["td"])
             else seen["td"]["arn"]
+        )
         desired = self.service.desired(ctx, env, td_arn, sg_id)
         if self.service.diff(desired, seen["service"]):
             self.service.apply(ctx, env["cluster_arn"], desired, seen["service"])
@@ -312,12 +391,18 @@ class ApplicationController:
         if svc is None:
             # The service vanished mid-rollout (deleted by hand, or an emulator restarted empty): start over.
             ctx.progress.pop("rollout_task_definition", None)
-            raise TemporaryError(f"ECS service {ctx.obj.name} disappeared during the rollout; recreating it.", delay=1)
+            raise TemporaryError(
+                f"ECS service {ctx.obj.name} disappeared during the rollout; recreating it.", delay=1
+            )
         state = self.tracker.evaluate(ctx, env["cluster_arn"], svc, td_arn)
         if state.done:
             return Done(outputs=self._outputs(ctx, env, svc, td_arn), message=state.message)
-        return Wait(state.message, delay=ctx.settings.rollout_poll_seconds,
-                    outputs=self._outputs(ctx, env, svc, td_arn))
+        return Wait(
+            state.message,
+            delay=ctx.settings.rollout_poll_seconds,
+            outputs=self._outputs(ctx, env, svc, td_arn),
+            event_type="rollout",
+        )
 
     @staticmethod
     def _outputs(ctx: Context, env: dict[str, Any], svc: dict[str, Any], td_arn: str) -> dict[str, Any]:
@@ -342,11 +427,17 @@ class ApplicationController:
             sg = self.sg.observe(ctx, env)
             if sg is not None:
                 try:
-                    ctx.mutate("ec2", "delete_security_group", resource=f"security-group {sg['id']}",
-                               GroupId=sg["id"])
+                    ctx.mutate(
+                        "ec2",
+                        "delete_security_group",
+                        resource=f"security-group {sg['id']}",
+                        GroupId=sg["id"],
+                    )
                 except AwsError as e:
                     if e.code == "DependencyViolation":
-                        raise TemporaryError("The application's tasks are still stopping; waiting.", delay=5) from e
+                        raise TemporaryError(
+                            "The application's tasks are still stopping; waiting.", delay=5
+                        ) from e
                     if not e.code.endswith("NotFound"):
                         raise
         return Done(message="Every resource of the application is deleted.")

@@ -54,6 +54,7 @@ class Wait:
     reason: str
     delay: float
     outputs: dict[str, Any] = field(default_factory=dict)
+    event_type: str = "info"  # how the reason is logged when it changes (e.g. "rollout")
 
 
 Result = Done | Wait
@@ -80,8 +81,13 @@ class Context:
         """Call AWS to change something and log it as an event of the record."""
         response = self.aws.call(service, operation, **params)
         request_id = response.get("ResponseMetadata", {}).get("RequestId")
-        self.emit("aws", f"{service}:{operation} {resource}", action=f"{service}:{operation}",
-                  resource=resource, request_id=request_id)
+        self.emit(
+            "aws",
+            f"{service}:{operation} {resource}",
+            action=f"{service}:{operation}",
+            resource=resource,
+            request_id=request_id,
+        )
         return response
 
 

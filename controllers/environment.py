@@ -20,8 +20,9 @@ __all__ = ["EnvironmentController"]
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 TRUST = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
 }
 
 
@@ -36,16 +37,26 @@ class Cluster:
             return None
         cluster = active[0]
         if not is_owned(from_aws(cluster.get("tags")), ctx.installation_id):
-            raise PermanentError(f"ECS cluster {name} exists but is not managed by this Cloudfauj installation.")
+            raise PermanentError(
+                f"ECS cluster {name} exists but is not managed by this Cloudfauj installation."
+            )
         state["cluster_arn"] = cluster["clusterArn"]
-        return {"arn": cluster["clusterArn"], "capacity_providers": sorted(cluster.get("capacityProviders", []))}
+        return {
+            "arn": cluster["clusterArn"],
+            "capacity_providers": sorted(cluster.get("capacityProviders", [])),
+        }
 
     def diff(self, observed: dict[str, Any] | None) -> list[Change]:
         if observed is None:
             return [Change(self.name, "create")]
         if "FARGATE" not in observed["capacity_providers"]:
-            return [Change(f"cluster {observed['arn']}", "update",
-                           {"capacity_providers": (observed["capacity_providers"], ["FARGATE", "FARGATE_SPOT"])})]
+            return [
+                Change(
+                    f"cluster {observed['arn']}",
+                    "update",
+                    {"capacity_providers": (observed["capacity_providers"], ["FARGATE", "FARGATE_SPOT"])},
+                )
+            ]
         return []
 
     def apply(self, ctx: Context, state: dict[str, Any], observed: dict[str, Any] | None) -> None:
@@ -53,18 +64,30 @@ class Cluster:
         strategy = [{"capacityProvider": "FARGATE", "weight": 1}]
         if observed is None:
             cluster = ctx.mutate(
-                "ecs", "create_cluster", resource=f"cluster {name}", clusterName=name,
-                capacityProviders=["FARGATE", "FARGATE_SPOT"], defaultCapacityProviderStrategy=strategy,
+                "ecs",
+                "create_cluster",
+                resource=f"cluster {name}",
+                clusterName=name,
+                capacityProviders=["FARGATE", "FARGATE_SPOT"],
+                defaultCapacityProviderStrategy=strategy,
                 tags=as_ecs(ctx.aws.tags("Environment", env=ctx.obj.name)),
             )["cluster"]
             state["cluster_arn"] = cluster["clusterArn"]
         else:
-            ctx.mutate("ecs", "put_cluster_capacity_providers", resource=f"cluster {name}", cluster=name,
-                       capacityProviders=["FARGATE", "FARGATE_SPOT"], defaultCapacityProviderStrategy=strategy)
+            ctx.mutate(
+                "ecs",
+                "put_cluster_capacity_providers",
+                resource=f"cluster {name}",
+                cluster=name,
+                capacityProviders=["FARGATE", "FARGATE_SPOT"],
+                defaultCapacityProviderStrategy=strategy,
+            )
 
     def delete(self, ctx: Context, observed: dict[str, Any]) -> None:
         try:
-            ctx.mutate("ecs", "delete_cluster", resource=f"cluster {observed['arn']}", cluster=observed["arn"])
+            ctx.mutate(
+                "ecs", "delete_cluster", resource=f"cluster {observed['arn']}", cluster=observed["arn"]
+            )
         except AwsError as e:
             if e.code != "ClusterNotFoundException":
                 raise
@@ -92,20 +115,32 @@ class ExecutionRole:
         if observed is None:
             return [Change(self.name, "create")]
         if EXECUTION_POLICY not in observed["policies"]:
-            return [Change(f"role {observed['arn']}", "update", {"policies": (observed["policies"], [EXECUTION_POLICY])})]
+            return [
+                Change(
+                    f"role {observed['arn']}",
+                    "update",
+                    {"policies": (observed["policies"], [EXECUTION_POLICY])},
+                )
+            ]
         return []
 
     def apply(self, ctx: Context, state: dict[str, Any], observed: dict[str, Any] | None) -> None:
         name = naming.execution_role(ctx.installation_id, ctx.obj.name)
         if observed is None:
             role = ctx.mutate(
-                "iam", "create_role", resource=f"role {name}", RoleName=name, Path="/cloudfauj/",
+                "iam",
+                "create_role",
+                resource=f"role {name}",
+                RoleName=name,
+                Path="/cloudfauj/",
                 AssumeRolePolicyDocument=json.dumps(TRUST),
                 Description=f"Cloudfauj task execution role of environment {ctx.obj.name}",
                 Tags=as_ec2(ctx.aws.tags("Environment", env=ctx.obj.name)),
             )["Role"]
             state["execution_role_arn"] = role["Arn"]
-        ctx.mutate("iam", "attach_role_policy", resource=f"role {name}", RoleName=name, PolicyArn=EXECUTION_POLICY)
+        ctx.mutate(
+            "iam", "attach_role_policy", resource=f"role {name}", RoleName=name, PolicyArn=EXECUTION_POLICY
+        )
 
     def delete(self, ctx: Context, observed: dict[str, Any]) -> None:
         name = naming.execution_role(ctx.installation_id, ctx.obj.name)
@@ -127,7 +162,9 @@ class LogGroup:
             return None
         tags = ctx.aws.call("logs", "list_tags_log_group", logGroupName=name).get("tags", {})
         if not is_owned(tags, ctx.installation_id):
-            raise PermanentError(f"Log group {name} exists but is not managed by this Cloudfauj installation.")
+            raise PermanentError(
+                f"Log group {name} exists but is not managed by this Cloudfauj installation."
+            )
         state["log_group"] = name
         return {"name": name, "retention": group.get("retentionInDays")}
 
@@ -135,22 +172,42 @@ class LogGroup:
         if observed is None:
             return [Change(self.name, "create")]
         if observed["retention"] != retention:
-            return [Change(f"log-group {observed['name']}", "update", {"retention_days": (observed["retention"], retention)})]
+            return [
+                Change(
+                    f"log-group {observed['name']}",
+                    "update",
+                    {"retention_days": (observed["retention"], retention)},
+                )
+            ]
         return []
 
     def apply(self, ctx: Context, state: dict[str, Any], observed: dict[str, Any] | None) -> None:
         name = naming.log_group(ctx.obj.name)
         if observed is None:
-            ctx.mutate("logs", "create_log_group", resource=f"log-group {name}", logGroupName=name,
-                       tags=ctx.aws.tags("Environment", env=ctx.obj.name))
-        ctx.mutate("logs", "put_retention_policy", resource=f"log-group {name}", logGroupName=name,
-                   retentionInDays=ctx.settings.log_retention_days)
+            ctx.mutate(
+                "logs",
+                "create_log_group",
+                resource=f"log-group {name}",
+                logGroupName=name,
+                tags=ctx.aws.tags("Environment", env=ctx.obj.name),
+            )
+        ctx.mutate(
+            "logs",
+            "put_retention_policy",
+            resource=f"log-group {name}",
+            logGroupName=name,
+            retentionInDays=ctx.settings.log_retention_days,
+        )
         state["log_group"] = name
 
     def delete(self, ctx: Context, observed: dict[str, Any]) -> None:
         try:
-            ctx.mutate("logs", "delete_log_group", resource=f"log-group {observed['name']}",
-                       logGroupName=observed["name"])
+            ctx.mutate(
+                "logs",
+                "delete_log_group",
+                resource=f"log-group {observed['name']}",
+                logGroupName=observed["name"],
+            )
         except AwsError as e:
             if e.code != "ResourceNotFoundException":
                 raise
@@ -174,23 +231,35 @@ class EnvironmentController:
                 fix()
 
         obs = self.vpc.observe(ctx, state)
-        step(self.vpc.diff(obs), lambda: self.vpc.create(ctx, state) if obs is None else self.vpc.update(ctx, state))
+        step(
+            self.vpc.diff(obs),
+            lambda: self.vpc.create(ctx, state) if obs is None else self.vpc.update(ctx, state),
+        )
         if "vpc_id" not in state:  # plan only: nothing below can exist without the VPC
-            return changes + [Change(r, "create") for r in ("internet-gateway", "subnets", "route-table")] + \
-                self._compute(ctx, state, act), state
+            return changes + [
+                Change(r, "create") for r in ("internet-gateway", "subnets", "route-table")
+            ] + self._compute(ctx, state, act), state
         igw = self.igw.observe(ctx, state)
-        step(self.igw.diff(igw, state["vpc_id"]),
-             lambda: self.igw.create(ctx, state) if igw is None else self.igw.update(ctx, state))
+        step(
+            self.igw.diff(igw, state["vpc_id"]),
+            lambda: self.igw.create(ctx, state) if igw is None else self.igw.update(ctx, state),
+        )
         subnets = self.subnets.observe(ctx, state)
         step(self.subnets.diff(subnets), lambda: self.subnets.apply(ctx, state, subnets))
         routes = self.routes.observe(ctx, state)
-        step(self.routes.diff(routes, state.get("igw_id"), state.get("subnet_ids", [])),
-             lambda: self.routes.apply(ctx, state, routes))
+        step(
+            self.routes.diff(routes, state.get("igw_id"), state.get("subnet_ids", [])),
+            lambda: self.routes.apply(ctx, state, routes),
+        )
         return changes + self._compute(ctx, state, act), state
 
     def _compute(self, ctx: Context, state: dict[str, Any], act: bool) -> list[Change]:
         changes: list[Change] = []
-        for sub, extra in ((self.cluster, ()), (self.role, ()), (self.logs, (ctx.settings.log_retention_days,))):
+        for sub, extra in (
+            (self.cluster, ()),
+            (self.role, ()),
+            (self.logs, (ctx.settings.log_retention_days,)),
+        ):
             observed = sub.observe(ctx, state)
             found = sub.diff(observed, *extra)
             changes.extend(found)
@@ -205,16 +274,18 @@ class EnvironmentController:
         changes, state = self._walk(ctx, act=True)
         if not changes:
             ctx.emit("info", "Every resource of the environment matches its spec.")
-        return Done(outputs={
-            "vpc_id": state.get("vpc_id"),
-            "vpc_cidr": state.get("vpc_cidr"),
-            "subnet_ids": state.get("subnet_ids", []),
-            "cluster_name": naming.cluster(ctx.installation_id, ctx.obj.name),
-            "cluster_arn": state.get("cluster_arn"),
-            "execution_role_arn": state.get("execution_role_arn"),
-            "log_group": state.get("log_group"),
-            "region": ctx.aws.region,
-        })
+        return Done(
+            outputs={
+                "vpc_id": state.get("vpc_id"),
+                "vpc_cidr": state.get("vpc_cidr"),
+                "subnet_ids": state.get("subnet_ids", []),
+                "cluster_name": naming.cluster(ctx.installation_id, ctx.obj.name),
+                "cluster_arn": state.get("cluster_arn"),
+                "execution_role_arn": state.get("execution_role_arn"),
+                "log_group": state.get("log_group"),
+                "region": ctx.aws.region,
+            }
+        )
 
     def finalize(self, ctx: Context) -> Result:
         apps = ctx.children(ctx.obj.name)

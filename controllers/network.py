@@ -71,9 +71,7 @@ class Vpc:
     def diff(self, observed: dict[str, Any] | None) -> list[Change]:
         if observed is None:
             return [Change(self.name, "create")]
-        fields = {
-            k: (observed[k], True) for k in ("dns_support", "dns_hostnames") if observed[k] is not True
-        }
+        fields = {k: (observed[k], True) for k in ("dns_support", "dns_hostnames") if observed[k] is not True}
         return [Change(f"vpc {observed['id']}", "update", fields)] if fields else []
 
     def create(self, ctx: Context, state: dict[str, Any]) -> None:
@@ -81,20 +79,34 @@ class Vpc:
             vpcs = ctx.aws.paginate("ec2", "describe_vpcs", "Vpcs")
             cidrs = [a["CidrBlock"] for v in vpcs for a in v.get("CidrBlockAssociationSet", [])]
             cidr = allocate_cidr(cidrs + [v["CidrBlock"] for v in vpcs])
-            vpc = ctx.mutate("ec2", "create_vpc", resource=f"vpc {cidr}", CidrBlock=cidr,
-                             TagSpecifications=_spec(ctx, "vpc", "vpc"))["Vpc"]
+            vpc = ctx.mutate(
+                "ec2",
+                "create_vpc",
+                resource=f"vpc {cidr}",
+                CidrBlock=cidr,
+                TagSpecifications=_spec(ctx, "vpc", "vpc"),
+            )["Vpc"]
         state["vpc_id"], state["vpc_cidr"] = vpc["VpcId"], cidr
         self.update(ctx, state)
 
     def update(self, ctx: Context, state: dict[str, Any]) -> None:
         for attr in ("EnableDnsSupport", "EnableDnsHostnames"):  # AWS takes one attribute per call
-            ctx.mutate("ec2", "modify_vpc_attribute", resource=f"vpc {state['vpc_id']}",
-                       VpcId=state["vpc_id"], **{attr: {"Value": True}})
+            ctx.mutate(
+                "ec2",
+                "modify_vpc_attribute",
+                resource=f"vpc {state['vpc_id']}",
+                VpcId=state["vpc_id"],
+                **{attr: {"Value": True}},
+            )
 
     def delete(self, ctx: Context, observed: dict[str, Any]) -> None:
         vpc_id = observed["id"]
-        for sg in ctx.aws.paginate("ec2", "describe_security_groups", "SecurityGroups",
-                                   Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]):
+        for sg in ctx.aws.paginate(
+            "ec2",
+            "describe_security_groups",
+            "SecurityGroups",
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}],
+        ):
             if sg["GroupName"] == "default":
                 continue
             if from_aws(sg.get("Tags")).get("cloudfauj:managed-by") != ctx.installation_id:
@@ -109,8 +121,9 @@ class InternetGateway:
     name = "internet-gateway"
 
     def observe(self, ctx: Context, state: dict[str, Any]) -> dict[str, Any] | None:
-        igws = ctx.aws.paginate("ec2", "describe_internet_gateways", "InternetGateways",
-                                Filters=_owner_filters(ctx))
+        igws = ctx.aws.paginate(
+            "ec2", "describe_internet_gateways", "InternetGateways", Filters=_owner_filters(ctx)
+        )
         if not igws:
             return None
         igw = igws[0]
@@ -121,25 +134,47 @@ class InternetGateway:
         if observed is None:
             return [Change(self.name, "create")]
         if vpc_id not in observed["vpcs"]:
-            return [Change(f"internet-gateway {observed['id']}", "update", {"attachment": (observed["vpcs"], vpc_id)})]
+            return [
+                Change(
+                    f"internet-gateway {observed['id']}", "update", {"attachment": (observed["vpcs"], vpc_id)}
+                )
+            ]
         return []
 
     def create(self, ctx: Context, state: dict[str, Any]) -> None:
-        igw = ctx.mutate("ec2", "create_internet_gateway", resource="internet-gateway",
-                         TagSpecifications=_spec(ctx, "internet-gateway", "igw"))["InternetGateway"]
+        igw = ctx.mutate(
+            "ec2",
+            "create_internet_gateway",
+            resource="internet-gateway",
+            TagSpecifications=_spec(ctx, "internet-gateway", "igw"),
+        )["InternetGateway"]
         state["igw_id"] = igw["InternetGatewayId"]
         self.update(ctx, state)
 
     def update(self, ctx: Context, state: dict[str, Any]) -> None:
-        ctx.mutate("ec2", "attach_internet_gateway", resource=f"internet-gateway {state['igw_id']}",
-                   InternetGatewayId=state["igw_id"], VpcId=state["vpc_id"])
+        ctx.mutate(
+            "ec2",
+            "attach_internet_gateway",
+            resource=f"internet-gateway {state['igw_id']}",
+            InternetGatewayId=state["igw_id"],
+            VpcId=state["vpc_id"],
+        )
 
     def delete(self, ctx: Context, observed: dict[str, Any]) -> None:
         for vpc_id in observed["vpcs"]:
-            _delete_ec2(ctx, "detach_internet_gateway", f"internet-gateway {observed['id']}",
-                        InternetGatewayId=observed["id"], VpcId=vpc_id)
-        _delete_ec2(ctx, "delete_internet_gateway", f"internet-gateway {observed['id']}",
-                    InternetGatewayId=observed["id"])
+            _delete_ec2(
+                ctx,
+                "detach_internet_gateway",
+                f"internet-gateway {observed['id']}",
+                InternetGatewayId=observed["id"],
+                VpcId=vpc_id,
+            )
+        _delete_ec2(
+            ctx,
+            "delete_internet_gateway",
+            f"internet-gateway {observed['id']}",
+            InternetGatewayId=observed["id"],
+        )
 
 
 class Subnets:
@@ -153,8 +188,11 @@ class Subnets:
         for s in sorted(subnets, key=lambda s: s["SubnetId"]):
             index = from_aws(s.get("Tags")).get("cloudfauj:subnet", "")
             if index.isdigit() and int(index) not in found:
-                found[int(index)] = {"id": s["SubnetId"], "az": s["AvailabilityZone"],
-                                     "public_ip": s.get("MapPublicIpOnLaunch", False)}
+                found[int(index)] = {
+                    "id": s["SubnetId"],
+                    "az": s["AvailabilityZone"],
+                    "public_ip": s.get("MapPublicIpOnLaunch", False),
+                }
         state["subnet_ids"] = [found[i]["id"] for i in sorted(found)]
         return found
 
@@ -162,13 +200,18 @@ class Subnets:
         changes = [Change(f"subnet/{i}", "create") for i in range(SUBNET_COUNT) if i not in observed]
         for i, s in sorted(observed.items()):
             if not s["public_ip"]:
-                changes.append(Change(f"subnet/{i} {s['id']}", "update", {"map_public_ip_on_launch": (False, True)}))
+                changes.append(
+                    Change(f"subnet/{i} {s['id']}", "update", {"map_public_ip_on_launch": (False, True)})
+                )
         return changes
 
     def apply(self, ctx: Context, state: dict[str, Any], observed: dict[int, dict[str, Any]]) -> None:
-        zones = ctx.aws.call("ec2", "describe_availability_zones",
-                             Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
-        names = sorted(z["ZoneName"] for z in zones if z.get("ZoneType", "availability-zone") == "availability-zone")
+        zones = ctx.aws.call(
+            "ec2", "describe_availability_zones", Filters=[{"Name": "state", "Values": ["available"]}]
+        )["AvailabilityZones"]
+        names = sorted(
+            z["ZoneName"] for z in zones if z.get("ZoneType", "availability-zone") == "availability-zone"
+        )
         if len(names) < SUBNET_COUNT:
             raise PermanentError(f"Region {ctx.aws.region} has fewer than {SUBNET_COUNT} availability zones.")
         vpc = ipaddress.ip_network(state["vpc_cidr"])
@@ -178,14 +221,25 @@ class Subnets:
                 continue
             spec = _spec(ctx, "subnet", f"public-{i}")
             spec[0]["Tags"].append({"Key": "cloudfauj:subnet", "Value": str(i)})
-            subnet = ctx.mutate("ec2", "create_subnet", resource=f"subnet {blocks[i]}", VpcId=state["vpc_id"],
-                                CidrBlock=str(blocks[i]), AvailabilityZone=names[i],
-                                TagSpecifications=spec)["Subnet"]
+            subnet = ctx.mutate(
+                "ec2",
+                "create_subnet",
+                resource=f"subnet {blocks[i]}",
+                VpcId=state["vpc_id"],
+                CidrBlock=str(blocks[i]),
+                AvailabilityZone=names[i],
+                TagSpecifications=spec,
+            )["Subnet"]
             observed[i] = {"id": subnet["SubnetId"], "az": names[i], "public_ip": False}
-        for i, s in sorted(observed.items()):
+        for s in observed.values():
             if not s["public_ip"]:
-                ctx.mutate("ec2", "modify_subnet_attribute", resource=f"subnet {s['id']}", SubnetId=s["id"],
-                           MapPublicIpOnLaunch={"Value": True})
+                ctx.mutate(
+                    "ec2",
+                    "modify_subnet_attribute",
+                    resource=f"subnet {s['id']}",
+                    SubnetId=s["id"],
+                    MapPublicIpOnLaunch={"Value": True},
+                )
         state["subnet_ids"] = [observed[i]["id"] for i in sorted(observed)]
 
     def delete(self, ctx: Context, observed: dict[int, dict[str, Any]]) -> None:
@@ -203,14 +257,20 @@ class RouteTable:
         if not tables:
             return None
         table = tables[0]
-        default = [r.get("GatewayId") for r in table.get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        default = [
+            r.get("GatewayId")
+            for r in table.get("Routes", [])
+            if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+        ]
         return {
             "id": table["RouteTableId"],
             "default_route": default[0] if default else None,
             "subnets": sorted(a["SubnetId"] for a in table.get("Associations", []) if a.get("SubnetId")),
         }
 
-    def diff(self, observed: dict[str, Any] | None, igw_id: str | None, subnet_ids: list[str]) -> list[Change]:
+    def diff(
+        self, observed: dict[str, Any] | None, igw_id: str | None, subnet_ids: list[str]
+    ) -> list[Change]:
         if observed is None:
             return [Change(self.name, "create")]
         fields: dict[str, tuple[Any, Any]] = {}
@@ -222,27 +282,53 @@ class RouteTable:
 
     def apply(self, ctx: Context, state: dict[str, Any], observed: dict[str, Any] | None) -> None:
         if observed is None:
-            table = ctx.mutate("ec2", "create_route_table", resource="route-table", VpcId=state["vpc_id"],
-                               TagSpecifications=_spec(ctx, "route-table", "public"))["RouteTable"]
+            table = ctx.mutate(
+                "ec2",
+                "create_route_table",
+                resource="route-table",
+                VpcId=state["vpc_id"],
+                TagSpecifications=_spec(ctx, "route-table", "public"),
+            )["RouteTable"]
             observed = {"id": table["RouteTableId"], "default_route": None, "subnets": []}
         rt = observed["id"]
         if observed["default_route"] is None:
-            ctx.mutate("ec2", "create_route", resource=f"route-table {rt}", RouteTableId=rt,
-                       DestinationCidrBlock="0.0.0.0/0", GatewayId=state["igw_id"])
+            ctx.mutate(
+                "ec2",
+                "create_route",
+                resource=f"route-table {rt}",
+                RouteTableId=rt,
+                DestinationCidrBlock="0.0.0.0/0",
+                GatewayId=state["igw_id"],
+            )
         elif observed["default_route"] != state["igw_id"]:
-            ctx.mutate("ec2", "replace_route", resource=f"route-table {rt}", RouteTableId=rt,
-                       DestinationCidrBlock="0.0.0.0/0", GatewayId=state["igw_id"])
+            ctx.mutate(
+                "ec2",
+                "replace_route",
+                resource=f"route-table {rt}",
+                RouteTableId=rt,
+                DestinationCidrBlock="0.0.0.0/0",
+                GatewayId=state["igw_id"],
+            )
         for subnet in state["subnet_ids"]:
             if subnet not in observed["subnets"]:
-                ctx.mutate("ec2", "associate_route_table", resource=f"route-table {rt}", RouteTableId=rt,
-                           SubnetId=subnet)
+                ctx.mutate(
+                    "ec2",
+                    "associate_route_table",
+                    resource=f"route-table {rt}",
+                    RouteTableId=rt,
+                    SubnetId=subnet,
+                )
 
     def delete(self, ctx: Context, observed: dict[str, Any]) -> None:
         table = ctx.aws.call("ec2", "describe_route_tables", RouteTableIds=[observed["id"]])["RouteTables"][0]
         for assoc in table.get("Associations", []):
             if not assoc.get("Main"):
-                _delete_ec2(ctx, "disassociate_route_table", f"route-table {observed['id']}",
-                            AssociationId=assoc["RouteTableAssociationId"])
+                _delete_ec2(
+                    ctx,
+                    "disassociate_route_table",
+                    f"route-table {observed['id']}",
+                    AssociationId=assoc["RouteTableAssociationId"],
+                )
         _delete_ec2(ctx, "delete_route_table", f"route-table {observed['id']}", RouteTableId=observed["id"])
 
 
@@ -257,5 +343,7 @@ def _delete_ec2(ctx: Context, operation: str, resource: str, **params: Any) -> N
         if e.code.endswith(_GONE):
             return
         if e.code == "DependencyViolation":
-            raise TemporaryError(f"{resource} is still in use; waiting for AWS to release it.", delay=5) from e
+            raise TemporaryError(
+                f"{resource} is still in use; waiting for AWS to release it.", delay=5
+            ) from e
         raise

@@ -53,17 +53,23 @@ class RolloutTracker:
     def _progress(self, ctx: Context, primary: dict[str, Any]) -> RolloutState:
         state = primary.get("rolloutState") or "IN_PROGRESS"
         running, desired = primary.get("runningCount", 0), primary.get("desiredCount", 0)
-        seen = f"{primary.get('id')}:{state}:{running}/{desired}"
-        message = f"ECS rollout {state}: {running}/{desired} tasks running ({_revision(primary.get('taskDefinition'))})."
-        if ctx.progress.get("rollout_seen") != seen:
-            ctx.progress["rollout_seen"] = seen
-            ctx.emit("rollout", message, resource=primary.get("id"))
+        revision = _revision(primary.get("taskDefinition"))
+        message = f"ECS rollout {state}: {running}/{desired} tasks running ({revision})."
         if state == "COMPLETED" and running >= desired:
-            return RolloutState(True, f"Deployed {_revision(primary.get('taskDefinition'))}: {running}/{desired} tasks running.")
+            ctx.emit("rollout", message, resource=primary.get("id"))
+            return RolloutState(
+                True,
+                f"Deployed {_revision(primary.get('taskDefinition'))}: {running}/{desired} tasks running.",
+            )
         return RolloutState(False, message)
 
     def _failure(
-        self, ctx: Context, cluster: str, svc: dict[str, Any], td_arn: str, failed: dict[str, Any],
+        self,
+        ctx: Context,
+        cluster: str,
+        svc: dict[str, Any],
+        td_arn: str,
+        failed: dict[str, Any],
         primary: dict[str, Any] | None,
     ) -> str:
         reason = failed.get("rolloutStateReason") or "ECS reported the deployment as FAILED."
@@ -72,18 +78,26 @@ class RolloutTracker:
         if stopped:
             text += f" {stopped}"
         if primary is not None and primary.get("taskDefinition") != td_arn:
-            text += f" The circuit breaker rolled the service back to {_revision(primary.get('taskDefinition'))}."
+            text += (
+                f" The circuit breaker rolled the service back to {_revision(primary.get('taskDefinition'))}."
+            )
         return text
 
     @staticmethod
     def _stopped_reason(ctx: Context, cluster: str, svc: dict[str, Any], td_arn: str) -> str:
-        arns = ctx.aws.call("ecs", "list_tasks", cluster=cluster, serviceName=svc["serviceName"],
-                            desiredStatus="STOPPED").get("taskArns", [])[:100]
+        arns = ctx.aws.call(
+            "ecs", "list_tasks", cluster=cluster, serviceName=svc["serviceName"], desiredStatus="STOPPED"
+        ).get("taskArns", [])[:100]
         if not arns:
             return ""
         tasks = ctx.aws.call("ecs", "describe_tasks", cluster=cluster, tasks=arns).get("tasks", [])
-        reasons = sorted({t.get("stoppedReason") for t in tasks
-                          if t.get("taskDefinitionArn") == td_arn and t.get("stoppedReason")})
+        reasons = sorted(
+            {
+                t.get("stoppedReason")
+                for t in tasks
+                if t.get("taskDefinitionArn") == td_arn and t.get("stoppedReason")
+            }
+        )
         return f"Stopped tasks: {'; '.join(reasons[:2])}." if reasons else ""
 
     @staticmethod

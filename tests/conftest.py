@@ -37,7 +37,13 @@ def aws(sandbox: str) -> Callable[[str], Any]:
     cfg = Config(retries={"mode": "standard", "max_attempts": 2})
 
     def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=sandbox, aws_access_key_id="testing",
-                            aws_secret_access_key="testing", config=cfg)
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=sandbox,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=cfg,
+        )
 
     return client

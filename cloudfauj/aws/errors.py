@@ -1,8 +1,8 @@
 """botocore's exceptions translated, once, into Cloudfauj's tree (STYLE §3).
 
-    TemporaryError ← AwsTemporaryError   throttling, 5xx, connection trouble: the reactor backs off
-    PermanentError ← AwsError            anything else AWS refused; controllers test `.code` for the
-                                          conditions they expect (e.g. "InvalidGroup.NotFound")
+TemporaryError ← AwsTemporaryError   throttling, 5xx, connection trouble: the reactor backs off
+PermanentError ← AwsError            anything else AWS refused; controllers test `.code` for the
+                                      conditions they expect (e.g. "InvalidGroup.NotFound")
 """
 
 from __future__ import annotations
@@ -24,12 +24,24 @@ from cloudfauj.errors import PermanentError, TemporaryError
 
 __all__ = ["THROTTLING_CODES", "AwsError", "AwsTemporaryError", "map_aws_errors"]
 
-THROTTLING_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-    "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException",
-})
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
 
 
 class AwsError(PermanentError):
@@ -63,16 +75,22 @@ def map_aws_errors(service: str, operation: str) -> Iterator[None]:
         raise AwsError(message, service=service, operation=operation, code=code) from e
     except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as e:
         raise AwsTemporaryError(
-            f"AWS {service} could not be reached for {operation}: {e}", service=service,
-            operation=operation, code="ConnectionError",
+            f"AWS {service} could not be reached for {operation}: {e}",
+            service=service,
+            operation=operation,
+            code="ConnectionError",
         ) from e
     except (NoCredentialsError, NoRegionError) as e:
         raise AwsError(
-            f"AWS {service} {operation} cannot be called: {e}", service=service, operation=operation,
+            f"AWS {service} {operation} cannot be called: {e}",
+            service=service,
+            operation=operation,
             code=type(e).__name__,
         ) from e
     except BotoCoreError as e:
         raise AwsTemporaryError(
-            f"AWS {service} {operation} failed: {e}", service=service, operation=operation,
+            f"AWS {service} {operation} failed: {e}",
+            service=service,
+            operation=operation,
             code=type(e).__name__,
         ) from e

@@ -29,17 +29,26 @@ class Identity:
 
 class Gateway:
     def __init__(
-        self, *, region: str | None, endpoint_url: str | None, installation_id: str,
-        max_attempts: int = 3, timeout: float = 20, credentials: tuple[str, str] | None = None,
+        self,
+        *,
+        region: str | None,
+        endpoint_url: str | None,
+        installation_id: str,
+        max_attempts: int = 3,
+        timeout: float = 20,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.installation_id = installation_id
         self.endpoint_url = endpoint_url
         key, secret = credentials or (None, None)
-        self._session = boto3.session.Session(region_name=region, aws_access_key_id=key,
-                                              aws_secret_access_key=secret)
+        self._session = boto3.session.Session(
+            region_name=region, aws_access_key_id=key, aws_secret_access_key=secret
+        )
         self._config = Config(
             retries={"mode": "standard", "total_max_attempts": max_attempts},
-            connect_timeout=timeout, read_timeout=timeout, max_pool_connections=32,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            max_pool_connections=32,
         )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -52,7 +61,9 @@ class Gateway:
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self._session.client(
-                    service, endpoint_url=self.endpoint_url, config=self._config  # type: ignore[call-overload]
+                    service,
+                    endpoint_url=self.endpoint_url,
+                    config=self._config,  # type: ignore[call-overload]
                 )
             return self._clients[service]
 

@@ -27,14 +27,23 @@ class Outcome:
     delay: float | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     progress: dict[str, Any] | None = None
+    event_type: str | None = None
 
     @classmethod
     def done(cls, message: str | None, *, outputs: dict[str, Any], progress: dict[str, Any]) -> Outcome:
         return cls("done", message, outputs=outputs, progress=progress)
 
     @classmethod
-    def waiting(cls, message: str, *, delay: float, outputs: dict[str, Any], progress: dict[str, Any]) -> Outcome:
-        return cls("waiting", message, delay=delay, outputs=outputs, progress=progress)
+    def waiting(
+        cls,
+        message: str,
+        *,
+        delay: float,
+        outputs: dict[str, Any],
+        progress: dict[str, Any],
+        event_type: str = "info",
+    ) -> Outcome:
+        return cls("waiting", message, delay=delay, outputs=outputs, progress=progress, event_type=event_type)
 
     @classmethod
     def retry(cls, message: str, *, delay: float | None, progress: dict[str, Any]) -> Outcome:
@@ -70,11 +79,18 @@ class OutcomeWriter:
         record = record.start(now=self._now())
         self.store.save_record(record)
         verb = "Deleting" if record.cause == "delete" else "Reconciling"
-        self.store.append_event(record.id, "info", f"{verb} {obj.kind} {obj.name} generation {record.generation} "
-                                f"(cause: {record.cause}).")
+        self.store.append_event(
+            record.id,
+            "info",
+            f"{verb} {obj.kind} {obj.name} generation {record.generation} (cause: {record.cause}).",
+        )
         phase = Phase.DELETING if obj.deleting else Phase.RECONCILING
-        self.store.set_status(obj.kind, obj.env, obj.name,
-                              self._status(obj, phase=str(phase), last_record=record.id, message=None))
+        self.store.set_status(
+            obj.kind,
+            obj.env,
+            obj.name,
+            self._status(obj, phase=str(phase), last_record=record.id, message=None),
+        )
         return record
 
     def write(self, obj: StoredObject, record: Record, outcome: Outcome) -> None:
@@ -84,8 +100,7 @@ class OutcomeWriter:
         if outcome.kind in ("waiting", "retry"):
             if progress.get("last_wait") != outcome.message:
                 progress["last_wait"] = outcome.message
-                self.store.append_event(record.id, "info" if outcome.kind == "waiting" else "warning",
-                                        outcome.message or "")
+                self.store.append_event(record.id, outcome.event_type or "warning", outcome.message or "")
             self.store.save_record(replace(record, progress=progress))
             if outcome.outputs:
                 self.store.set_status(obj.kind, obj.env, obj.name, self._status(obj, outputs=outcome.outputs))
@@ -93,14 +108,18 @@ class OutcomeWriter:
         succeeded = outcome.kind == "done"
         final = replace(record, progress=progress).finish(
             RecordStatus.SUCCEEDED if succeeded else RecordStatus.FAILED,
-            None if succeeded else outcome.message, now=now,
+            None if succeeded else outcome.message,
+            now=now,
         )
         self.store.save_record(final)
         current = self.store.get_record(record.id)
         if current is None or current.status != final.status:
             return  # superseded meanwhile: the newer record owns the object's status
-        self.store.append_event(record.id, "info" if succeeded else "error",
-                                outcome.message or ("Succeeded." if succeeded else "Failed."))
+        self.store.append_event(
+            record.id,
+            "info" if succeeded else "error",
+            outcome.message or ("Succeeded." if succeeded else "Failed."),
+        )
         if succeeded and obj.deleting:
             self.store.remove_object(obj.kind, obj.env, obj.name)
             return
@@ -108,14 +127,19 @@ class OutcomeWriter:
         conditions = list((fresh or obj).status.get("conditions", []))
         if succeeded:
             status = self._status(
-                obj, phase=str(Phase.READY), observed_generation=record.generation, message=outcome.message,
+                obj,
+                phase=str(Phase.READY),
+                observed_generation=record.generation,
+                message=outcome.message,
                 outputs={**(fresh or obj).status.get("outputs", {}), **outcome.outputs},
                 conditions=condition(conditions, "Ready", True, "Reconciled", outcome.message, stamp),
             )
             status["conditions"] = condition(status["conditions"], "Drifted", False, "InSync", None, stamp)
         else:
             status = self._status(
-                obj, phase=str(Phase.FAILED), message=outcome.message,
+                obj,
+                phase=str(Phase.FAILED),
+                message=outcome.message,
                 conditions=condition(conditions, "Ready", False, "ReconcileFailed", outcome.message, stamp),
             )
         self.store.set_status(obj.kind, obj.env, obj.name, status)
@@ -124,7 +148,13 @@ class OutcomeWriter:
         """Record the result of a resync comparison in the object's `Drifted` condition."""
         stamp = format_time(self._now()) or ""
         message = "; ".join(c.describe() for c in changes) or None
-        conditions = condition(obj.status.get("conditions", []), "Drifted", bool(changes),
-                               "DriftDetected" if changes else "InSync", message, stamp)
+        conditions = condition(
+            obj.status.get("conditions", []),
+            "Drifted",
+            bool(changes),
+            "DriftDetected" if changes else "InSync",
+            message,
+            stamp,
+        )
         if conditions != obj.status.get("conditions"):
             self.store.set_status(obj.kind, obj.env, obj.name, self._status(obj, conditions=conditions))

@@ -33,8 +33,14 @@ log = logging.getLogger("cloudfauj.reactor")
 
 class Reactor:
     def __init__(
-        self, store: Store, aws: Gateway, settings: Settings, controllers: dict[str, Controller], *,
-        clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = utcnow,
+        self,
+        store: Store,
+        aws: Gateway,
+        settings: Settings,
+        controllers: dict[str, Controller],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utcnow,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.store, self.aws, self.settings, self.controllers = store, aws, settings, controllers
@@ -122,10 +128,18 @@ class Reactor:
             return Outcome.failed(e.message, progress=ctx.progress)
         except Exception as e:  # noqa: BLE001 - the one place any error becomes an outcome (STYLE §4)
             log.exception("unexpected error reconciling %s", obj.key)
-            return Outcome.retry(f"Unexpected error: {type(e).__name__}: {e}", delay=None, progress=ctx.progress)
+            return Outcome.retry(
+                f"Unexpected error: {type(e).__name__}: {e}", delay=None, progress=ctx.progress
+            )
         if isinstance(result, Done):
             return Outcome.done(result.message, outputs=result.outputs, progress=ctx.progress)
-        return Outcome.waiting(result.reason, delay=result.delay, outputs=result.outputs, progress=ctx.progress)
+        return Outcome.waiting(
+            result.reason,
+            delay=result.delay,
+            outputs=result.outputs,
+            progress=ctx.progress,
+            event_type=result.event_type,
+        )
 
     def _apply(self, obj: StoredObject, record: Record, outcome: Outcome) -> float | None:
         self.writer.write(obj, record, outcome)
@@ -134,7 +148,9 @@ class Reactor:
             self._failures[obj.key] = failures
             if outcome.delay is not None:
                 return outcome.delay
-            base = min(self.settings.backoff_base_seconds * 2 ** (failures - 1), self.settings.backoff_max_seconds)
+            base = min(
+                self.settings.backoff_base_seconds * 2 ** (failures - 1), self.settings.backoff_max_seconds
+            )
             return base * (0.5 + self._jitter() / 2)
         self._failures.pop(obj.key, None)
         if outcome.kind == "waiting":
@@ -149,10 +165,14 @@ class Reactor:
                 self.store.append_event(record.id, type, message, **fields)
 
         return Context(
-            obj=obj, record=record, aws=self.aws,
+            obj=obj,
+            record=record,
+            aws=self.aws,
             lookup=self.store.get_object,
             children=lambda env: self.store.list_objects("Application", env=env),
-            emit=emit, progress=dict(record.progress) if record else {}, settings=self.settings,
+            emit=emit,
+            progress=dict(record.progress) if record else {},
+            settings=self.settings,
         )
 
     def _check_drift(self, controller: Controller, obj: StoredObject) -> Record | None:
@@ -167,8 +187,13 @@ class Reactor:
         self.writer.drifted(obj, changes)
         if not changes or self.settings.drift != "correct":
             return None
-        record = self.store.open_record(obj, cause=Cause.DRIFT, initiator="cloudfauj", source="resync",
-                                        deadline_seconds=self.settings.deadline_seconds)
+        record = self.store.open_record(
+            obj,
+            cause=Cause.DRIFT,
+            initiator="cloudfauj",
+            source="resync",
+            deadline_seconds=self.settings.deadline_seconds,
+        )
         for change in changes:
             self.store.append_event(record.id, "warning", f"Drift: {change.describe()}")
         return record

@@ -48,15 +48,25 @@ class Store(ABC):
 
     @abstractmethod
     def list_objects(
-        self, kind: str | None = None, *, env: str | None = None, after: str | None = None,
+        self,
+        kind: str | None = None,
+        *,
+        env: str | None = None,
+        after: str | None = None,
         limit: int | None = None,
     ) -> list[StoredObject]:
         """Objects ordered by (env, name); `after` is the previous page's last `env/name`."""
 
     @abstractmethod
     def apply(
-        self, batch: list[Desired], *, cause: Cause, initiator: str | None, source: str | None,
-        deadline_seconds: float, force: bool = False,
+        self,
+        batch: list[Desired],
+        *,
+        cause: Cause,
+        initiator: str | None,
+        source: str | None,
+        deadline_seconds: float,
+        force: bool = False,
     ) -> list[Written]:
         """Store a batch of desired specs in one transaction.
 
@@ -67,7 +77,13 @@ class Store(ABC):
 
     @abstractmethod
     def request_delete(
-        self, kind: str, env: str | None, name: str, *, initiator: str | None, deadline_seconds: float,
+        self,
+        kind: str,
+        env: str | None,
+        name: str,
+        *,
+        initiator: str | None,
+        deadline_seconds: float,
         cascade: bool = False,
     ) -> Record:
         """Mark an object for deletion and open its deletion record (superseding any open one)."""
@@ -81,7 +97,12 @@ class Store(ABC):
     # -- records ---------------------------------------------------------------------------------
     @abstractmethod
     def open_record(
-        self, obj: StoredObject, *, cause: Cause, initiator: str | None, source: str | None,
+        self,
+        obj: StoredObject,
+        *,
+        cause: Cause,
+        initiator: str | None,
+        source: str | None,
         deadline_seconds: float,
     ) -> Record:
         """Open a record for the object's current generation (drift, rollback, redeploy)."""
@@ -99,8 +120,14 @@ class Store(ABC):
 
     @abstractmethod
     def list_records(
-        self, *, kind: str | None = None, env: str | None = None, name: str | None = None,
-        status: str | None = None, before: str | None = None, limit: int = 50,
+        self,
+        *,
+        kind: str | None = None,
+        env: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
     ) -> list[Record]:
         """Newest first; `before` is the previous page's last id."""
 

@@ -102,7 +102,11 @@ class SqliteStore(Store):
         return _object(rows[0]) if rows else None
 
     def list_objects(
-        self, kind: str | None = None, *, env: str | None = None, after: str | None = None,
+        self,
+        kind: str | None = None,
+        *,
+        env: str | None = None,
+        after: str | None = None,
         limit: int | None = None,
     ) -> list[StoredObject]:
         sql, args = "SELECT * FROM objects WHERE 1=1", []
@@ -121,8 +125,14 @@ class SqliteStore(Store):
         return [_object(r) for r in self._query(sql, tuple(args))]
 
     def apply(
-        self, batch: list[Desired], *, cause: Cause, initiator: str | None, source: str | None,
-        deadline_seconds: float, force: bool = False,
+        self,
+        batch: list[Desired],
+        *,
+        cause: Cause,
+        initiator: str | None,
+        source: str | None,
+        deadline_seconds: float,
+        force: bool = False,
     ) -> list[Written]:
         out: list[Written] = []
         with self._tx() as db:
@@ -131,8 +141,14 @@ class SqliteStore(Store):
         return out
 
     def _apply_one(
-        self, db: sqlite3.Connection, item: Desired, cause: Cause, initiator: str | None,
-        source: str | None, deadline_seconds: float, force: bool,
+        self,
+        db: sqlite3.Connection,
+        item: Desired,
+        cause: Cause,
+        initiator: str | None,
+        source: str | None,
+        deadline_seconds: float,
+        force: bool,
     ) -> Written:
         now = format_time(utcnow())
         key = (item.kind, item.env or "", item.name)
@@ -150,13 +166,16 @@ class SqliteStore(Store):
                 return Written(_object(row), None, changed=False)
             if not unchanged:
                 db.execute(
-                    "UPDATE objects SET spec = ?, generation = generation + 1, deleting = 0, cascade_delete = 0, "
+                    "UPDATE objects SET spec = ?, generation = generation + 1, deleting = 0, "
+                    "cascade_delete = 0, "
                     "updated_at = ? WHERE kind = ? AND env = ? AND name = ?",
                     (spec, now, *key),
                 )
             elif force and cause == Cause.APPLY:
                 cause = Cause.REDEPLOY
-        obj = _object(db.execute("SELECT * FROM objects WHERE kind = ? AND env = ? AND name = ?", key).fetchone())
+        obj = _object(
+            db.execute("SELECT * FROM objects WHERE kind = ? AND env = ? AND name = ?", key).fetchone()
+        )
         record = self._open(db, obj, cause, initiator, source, deadline_seconds, image=item.image)
         return Written(obj, record, changed=True)
 
@@ -168,8 +187,14 @@ class SqliteStore(Store):
         return bool(row) and row["status"] in (RecordStatus.FAILED, RecordStatus.CANCELLED)
 
     def _open(
-        self, db: sqlite3.Connection, obj: StoredObject, cause: Cause, initiator: str | None,
-        source: str | None, deadline_seconds: float, image: str | None = None,
+        self,
+        db: sqlite3.Connection,
+        obj: StoredObject,
+        cause: Cause,
+        initiator: str | None,
+        source: str | None,
+        deadline_seconds: float,
+        image: str | None = None,
     ) -> Record:
         now = utcnow()
         image = image or obj.spec.get("image")
@@ -177,9 +202,17 @@ class SqliteStore(Store):
             "INSERT INTO records (kind, env, name, generation, status, cause, created_at, deadline, spec, "
             "initiator, source, image, progress) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, '{}')",
             (
-                obj.kind, obj.env or "", obj.name, obj.generation, str(cause), format_time(now),
-                format_time(now + timedelta(seconds=deadline_seconds)), json.dumps(obj.spec),
-                initiator, source, image,
+                obj.kind,
+                obj.env or "",
+                obj.name,
+                obj.generation,
+                str(cause),
+                format_time(now),
+                format_time(now + timedelta(seconds=deadline_seconds)),
+                json.dumps(obj.spec),
+                initiator,
+                source,
+                image,
             ),
         )
         new_id = str(cur.lastrowid)
@@ -187,15 +220,25 @@ class SqliteStore(Store):
             f"UPDATE records SET status = 'superseded', finished_at = ?, reason = ? "
             f"WHERE kind = ? AND env = ? AND name = ? AND id <> ? AND status IN {_OPEN}",
             (
-                format_time(now), f"superseded by record {new_id} (generation {obj.generation})",
-                obj.kind, obj.env or "", obj.name, int(new_id),
+                format_time(now),
+                f"superseded by record {new_id} (generation {obj.generation})",
+                obj.kind,
+                obj.env or "",
+                obj.name,
+                int(new_id),
             ),
         )
         row = db.execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (int(new_id),)).fetchone()
         return _record(row)
 
     def request_delete(
-        self, kind: str, env: str | None, name: str, *, initiator: str | None, deadline_seconds: float,
+        self,
+        kind: str,
+        env: str | None,
+        name: str,
+        *,
+        initiator: str | None,
+        deadline_seconds: float,
         cascade: bool = False,
     ) -> Record:
         key = (kind, env or "", name)
@@ -223,7 +266,12 @@ class SqliteStore(Store):
 
     # -- records ---------------------------------------------------------------------------------
     def open_record(
-        self, obj: StoredObject, *, cause: Cause, initiator: str | None, source: str | None,
+        self,
+        obj: StoredObject,
+        *,
+        cause: Cause,
+        initiator: str | None,
+        source: str | None,
         deadline_seconds: float,
     ) -> Record:
         with self._tx() as db:
@@ -252,8 +300,14 @@ class SqliteStore(Store):
         return _record(rows[0]) if rows else None
 
     def list_records(
-        self, *, kind: str | None = None, env: str | None = None, name: str | None = None,
-        status: str | None = None, before: str | None = None, limit: int = 50,
+        self,
+        *,
+        kind: str | None = None,
+        env: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
     ) -> list[Record]:
         sql, args = f"SELECT {_RECORD_COLUMNS} FROM records WHERE 1=1", []
         for column, value in (("kind", kind), ("name", name), ("status", status)):
@@ -280,8 +334,13 @@ class SqliteStore(Store):
                 "UPDATE records SET status = ?, reason = ?, started_at = ?, finished_at = ?, progress = ?, "
                 f"image_digest = ? WHERE id = ? AND status IN {_OPEN}",
                 (
-                    str(record.status), record.reason, record.started_at, record.finished_at,
-                    json.dumps(record.progress), record.image_digest, int(record.id),
+                    str(record.status),
+                    record.reason,
+                    record.started_at,
+                    record.finished_at,
+                    json.dumps(record.progress),
+                    record.image_digest,
+                    int(record.id),
                 ),
             )
 
@@ -291,15 +350,27 @@ class SqliteStore(Store):
                 "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE record_id = ?", (int(record_id),)
             ).fetchone()
             event = Event(
-                seq=row["seq"], at=format_time(utcnow()) or "", type=type, message=message,
-                action=fields.get("action"), resource=fields.get("resource"),
+                seq=row["seq"],
+                at=format_time(utcnow()) or "",
+                type=type,
+                message=message,
+                action=fields.get("action"),
+                resource=fields.get("resource"),
                 request_id=fields.get("request_id"),
             )
             db.execute(
                 "INSERT INTO events (record_id, seq, at, type, message, action, resource, request_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (int(record_id), event.seq, event.at, event.type, event.message, event.action,
-                 event.resource, event.request_id),
+                (
+                    int(record_id),
+                    event.seq,
+                    event.at,
+                    event.type,
+                    event.message,
+                    event.action,
+                    event.resource,
+                    event.request_id,
+                ),
             )
             return event
 
@@ -316,18 +387,37 @@ class SqliteStore(Store):
 
 def _object(row: sqlite3.Row) -> StoredObject:
     return StoredObject(
-        kind=row["kind"], name=row["name"], env=row["env"] or None, spec=json.loads(row["spec"]),
-        generation=row["generation"], created_at=row["created_at"], updated_at=row["updated_at"],
-        status=json.loads(row["status"]), deleting=bool(row["deleting"]), cascade=bool(row["cascade_delete"]),
+        kind=row["kind"],
+        name=row["name"],
+        env=row["env"] or None,
+        spec=json.loads(row["spec"]),
+        generation=row["generation"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        status=json.loads(row["status"]),
+        deleting=bool(row["deleting"]),
+        cascade=bool(row["cascade_delete"]),
     )
 
 
 def _record(row: sqlite3.Row) -> Record:
     return Record(
-        id=str(row["id"]), kind=row["kind"], name=row["name"], env=row["env"] or None,
-        generation=row["generation"], status=RecordStatus(row["status"]), cause=Cause(row["cause"]),
-        created_at=row["created_at"], deadline=row["deadline"], spec=json.loads(row["spec"]),
-        initiator=row["initiator"], source=row["source"], reason=row["reason"],
-        started_at=row["started_at"], finished_at=row["finished_at"], image=row["image"],
-        image_digest=row["image_digest"], progress=json.loads(row["progress"] or "{}"),
+        id=str(row["id"]),
+        kind=row["kind"],
+        name=row["name"],
+        env=row["env"] or None,
+        generation=row["generation"],
+        status=RecordStatus(row["status"]),
+        cause=Cause(row["cause"]),
+        created_at=row["created_at"],
+        deadline=row["deadline"],
+        spec=json.loads(row["spec"]),
+        initiator=row["initiator"],
+        source=row["source"],
+        reason=row["reason"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        image=row["image"],
+        image_digest=row["image_digest"],
+        progress=json.loads(row["progress"] or "{}"),
     )

@@ -15,16 +15,22 @@ from cloudfauj.reactor import Reactor
 from cloudfauj.records import Cause, Record, RecordStatus, object_key
 from cloudfauj.settings import Settings
 from cloudfauj.store import Desired, SqliteStore
-from controllers.registry import CONTROLLERS
 from controllers.network import allocate_cidr
+from controllers.registry import CONTROLLERS
 from tests.conftest import REGION
 
 ENV_SPEC = {"network": "aws", "orchestrator": "aws_ecs_fargate", "domain": None, "load_balancer": None}
 
 
 def app_spec(image: str, port: int = 80) -> dict[str, Any]:
-    return {"image": image, "type": "server", "visibility": "public", "healthcheck": {"path": "/"},
-            "resources": {"cpu": 256, "memory": 512, "network": {"bind_port": port}}, "replicas": 1}
+    return {
+        "image": image,
+        "type": "server",
+        "visibility": "public",
+        "healthcheck": {"path": "/"},
+        "resources": {"cpu": 256, "memory": 512, "network": {"bind_port": port}},
+        "replicas": 1,
+    }
 
 
 class World:
@@ -32,14 +38,19 @@ class World:
 
     def __init__(self, tmp: Path, endpoint: str) -> None:
         self.store = SqliteStore(tmp / "cloudfauj.db")
-        self.aws = Gateway(region=REGION, endpoint_url=endpoint, installation_id=self.store.installation_id(),
-                           credentials=("testing", "testing"))
+        self.aws = Gateway(
+            region=REGION,
+            endpoint_url=endpoint,
+            installation_id=self.store.installation_id(),
+            credentials=("testing", "testing"),
+        )
         settings = Settings(rollout_poll_seconds=0.1, deadline_seconds=60)
         self.reactor = Reactor(self.store, self.aws, settings, CONTROLLERS)
 
     def apply(self, *items: Desired) -> list[Record]:
-        written = self.store.apply(list(items), cause=Cause.APPLY, initiator="t", source=None,
-                                   deadline_seconds=60)
+        written = self.store.apply(
+            list(items), cause=Cause.APPLY, initiator="t", source=None, deadline_seconds=60
+        )
         return [w.record for w in written if w.record]
 
     def converge(self, key: str, limit: int = 400) -> Record:
@@ -153,6 +164,7 @@ def test_deletion_removes_only_tagged_resources(world: World, aws: Any) -> None:
     assert world.store.list_objects() == []
     tagging = aws("resourcegroupstaggingapi").get_resources(
         TagFilters=[{"Key": "cloudfauj:managed-by", "Values": [world.aws.installation_id]}],
-        ResourceTypeFilters=["ec2", "logs"])
+        ResourceTypeFilters=["ec2", "logs"],
+    )
     assert tagging["ResourceTagMappingList"] == []
     assert [v["VpcId"] for v in aws("ec2").describe_vpcs(VpcIds=[foreign])["Vpcs"]] == [foreign]

@@ -69,22 +69,44 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CLOUDFAUJ_", "XDG_"))}
-        keep.update(HOME=str(self.workdir / "home"), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                    AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, NO_COLOR="1", COLUMNS="200",
-                    CLOUDFAUJ_SERVER=f"http://127.0.0.1:{self.port}")
+        keep.update(
+            HOME=str(self.workdir / "home"),
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+            NO_COLOR="1",
+            COLUMNS="200",
+            CLOUDFAUJ_SERVER=f"http://127.0.0.1:{self.port}",
+        )
         return keep
 
     # -- processes -------------------------------------------------------------------------------
     def _spawn(self, name: str, args: list[str]) -> None:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.procs[name] = subprocess.Popen([BIN, *args], cwd=self.workdir, env=self.env(), stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            [BIN, *args],
+            cwd=self.workdir,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start(self) -> Stack:
         (self.workdir / "home").mkdir(parents=True, exist_ok=True)
         if self.separate_sandbox and "sandbox" not in self.procs:
-            self._spawn("sandbox", ["sandbox", "serve", "--port", str(self.aws_port),
-                                    "--rollout-seconds", str(self.rollout_seconds)])
+            self._spawn(
+                "sandbox",
+                [
+                    "sandbox",
+                    "serve",
+                    "--port",
+                    str(self.aws_port),
+                    "--rollout-seconds",
+                    str(self.rollout_seconds),
+                ],
+            )
             self.wait_http(f"{self.endpoint}/moto-api/", "sandbox")
         self.start_server()
         return self
@@ -94,8 +116,13 @@ class Stack:
         if self.separate_sandbox:
             args += ["--aws-endpoint", self.endpoint]
         else:
-            args += ["--sandbox", "--sandbox-port", str(self.aws_port),
-                     "--sandbox-rollout-seconds", str(self.rollout_seconds)]
+            args += [
+                "--sandbox",
+                "--sandbox-port",
+                str(self.aws_port),
+                "--sandbox-rollout-seconds",
+                str(self.rollout_seconds),
+            ]
         self._spawn("server", args)
         self.wait_http(f"http://127.0.0.1:{self.port}/readyz", "server", want=200)
 
@@ -129,8 +156,14 @@ class Stack:
 
     # -- clients ---------------------------------------------------------------------------------
     def cf(self, *args: str, cwd: Path | None = None, timeout: float = 300) -> Result:
-        r = subprocess.run([BIN, *args], cwd=cwd or self.workdir, env=self.env(), capture_output=True,
-                           text=True, timeout=timeout)
+        r = subprocess.run(
+            [BIN, *args],
+            cwd=cwd or self.workdir,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return Result(r.returncode, r.stdout, r.stderr)
 
     def cf_json(self, *args: str) -> Any:
@@ -139,9 +172,14 @@ class Stack:
         return r.json()
 
     def aws(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint,
-                            aws_access_key_id="testing", aws_secret_access_key="testing",
-                            config=Config(retries={"mode": "standard", "max_attempts": 2}))
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=self.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"mode": "standard", "max_attempts": 2}),
+        )
 
     def push(self, repo: str, tag: str, crash: bool = False) -> str:
         args = ["sandbox", "push", f"{repo}:{tag}", "--endpoint", self.endpoint]
@@ -159,9 +197,13 @@ class Stack:
         inst = self.installation_id()
         found = []
         for page in tag.get_paginator("get_resources").paginate(
-                TagFilters=[{"Key": "cloudfauj:managed-by", "Values": [inst]}]):
-            found += [m["ResourceARN"] for m in page["ResourceTagMappingList"]
-                      if not _inactive_ecs(self, m["ResourceARN"])]
+            TagFilters=[{"Key": "cloudfauj:managed-by", "Values": [inst]}]
+        ):
+            found += [
+                m["ResourceARN"]
+                for m in page["ResourceTagMappingList"]
+                if not _inactive_ecs(self, m["ResourceARN"])
+            ]
         iam = self.aws("iam")
         for role in iam.list_roles()["Roles"]:
             tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
@@ -177,7 +219,7 @@ class Stack:
         arns = ecs.list_services(cluster=cluster["clusterArn"])["serviceArns"]
         out = []
         for i in range(0, len(arns), 10):
-            out += ecs.describe_services(cluster=cluster["clusterArn"], services=arns[i:i + 10])["services"]
+            out += ecs.describe_services(cluster=cluster["clusterArn"], services=arns[i : i + 10])["services"]
         return [s for s in out if s["status"] == "ACTIVE"]
 
     def cluster(self, env: str) -> dict[str, Any] | None:
@@ -215,7 +257,9 @@ def _inactive_ecs(stack: Stack, arn: str) -> bool:
     return False
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 120, every: float = 0.3, what: str = "condition") -> Any:
+def wait_for(
+    pred: Callable[[], Any], timeout: float = 120, every: float = 0.3, what: str = "condition"
+) -> Any:
     end = time.monotonic() + timeout
     last = None
     while time.monotonic() < end:

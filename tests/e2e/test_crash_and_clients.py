@@ -24,7 +24,9 @@ def split_stack(tmp_path: Path) -> Iterator[Stack]:
     st.stop()
 
 
-def test_a_server_killed_mid_deployment_finishes_it_after_restart_without_duplicates(split_stack: Stack) -> None:
+def test_a_server_killed_mid_deployment_finishes_it_after_restart_without_duplicates(
+    split_stack: Stack,
+) -> None:
     st = split_stack
     assert st.cf("env", "create", "--config", str(MANIFESTS / "cf-env-staging.yml")).code == 0
     image = st.push("nginx", "v1")
@@ -33,7 +35,9 @@ def test_a_server_killed_mid_deployment_finishes_it_after_restart_without_duplic
 
     def in_progress() -> bool:
         rows = st.cf_json("get", "deployments")
-        return bool(rows) and rows[0]["status"] == "in_progress" and "create_service" in str(rows[0]["events"])
+        return (
+            bool(rows) and rows[0]["status"] == "in_progress" and "create_service" in str(rows[0]["events"])
+        )
 
     wait_for(in_progress, what="the deployment to be rolling out")
     st.kill("server")
@@ -58,7 +62,9 @@ def test_a_server_killed_mid_deployment_finishes_it_after_restart_without_duplic
 
 def test_aws_cli_waits_for_a_deployed_service_to_be_stable(tmp_path: Path) -> None:
     aws = os.environ.get("CLOUDFAUJ_TEST_AWSCLI")
-    assert aws, "run the suite with scripts/test.sh, which installs awscli in a virtual environment of its own"
+    assert aws, (
+        "run the suite with scripts/test.sh, which installs awscli in a virtual environment of its own"
+    )
     st = Stack(tmp_path).start()
     try:
         assert st.cf("env", "create", "--config", str(MANIFESTS / "cf-env-staging.yml")).code == 0
@@ -67,15 +73,46 @@ def test_aws_cli_waits_for_a_deployed_service_to_be_stable(tmp_path: Path) -> No
         cluster = st.cluster("staging")
         assert cluster is not None
         r = subprocess.run(
-            [aws, "ecs", "wait", "services-stable", "--cluster", cluster["clusterName"], "--services", "nginx_api",
-             "--endpoint-url", st.endpoint, "--region", REGION],
-            env=st.env(), capture_output=True, text=True, timeout=120,
+            [
+                aws,
+                "ecs",
+                "wait",
+                "services-stable",
+                "--cluster",
+                cluster["clusterName"],
+                "--services",
+                "nginx_api",
+                "--endpoint-url",
+                st.endpoint,
+                "--region",
+                REGION,
+            ],
+            env=st.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert r.returncode == 0, r.stderr
         tasks = subprocess.run(
-            [aws, "ecs", "list-tasks", "--cluster", cluster["clusterName"], "--service-name", "nginx_api",
-             "--endpoint-url", st.endpoint, "--region", REGION, "--output", "json"],
-            env=st.env(), capture_output=True, text=True, timeout=60,
+            [
+                aws,
+                "ecs",
+                "list-tasks",
+                "--cluster",
+                cluster["clusterName"],
+                "--service-name",
+                "nginx_api",
+                "--endpoint-url",
+                st.endpoint,
+                "--region",
+                REGION,
+                "--output",
+                "json",
+            ],
+            env=st.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert tasks.returncode == 0 and tasks.stdout.count("arn:aws:ecs") == 1, tasks.stdout + tasks.stderr
     finally:

@@ -62,7 +62,10 @@ def test_upstream_files_create_an_environment_deploy_and_delete_cleanly(stack: S
 
     rows = st.cf_json("get", "deployments")
     assert [(d["image"], d["status"]) for d in rows] == [
-        (crashing, "failed"), (missing, "failed"), (v2, "succeeded"), (v1, "succeeded"),
+        (crashing, "failed"),
+        (missing, "failed"),
+        (v2, "succeeded"),
+        (v1, "succeeded"),
     ]
     assert "v3-never-pushed" in rows[1]["reason"], rows[1]
     assert rows[0]["reason"], rows[0]
@@ -94,19 +97,24 @@ def test_two_applications_in_one_environment_deploy_at_the_same_time(stack: Stac
     assert r.code == 0, str(r)
     rows = st.cf_json("get", "deployments", "--env", "demo")
     assert sorted(d["app"] for d in rows) == ["api", "web"] and {d["status"] for d in rows} == {"succeeded"}
-    spans = [(datetime.fromisoformat(d["started_at"]), datetime.fromisoformat(d["finished_at"])) for d in rows]
+    spans = [
+        (datetime.fromisoformat(d["started_at"]), datetime.fromisoformat(d["finished_at"])) for d in rows
+    ]
     (a_start, a_end), (b_start, b_end) = spans
     assert a_start < b_end and b_start < a_end, f"deployments did not overlap: {spans}"
     (env,) = st.cf_json("get", "records", "--kind", "Environment")
     assert env["status"] == "succeeded"
 
 
-def test_an_app_waits_for_the_environment_applied_in_the_same_batch_and_progress_is_logged(stack: Stack) -> None:
+def test_an_app_waits_for_the_environment_applied_in_the_same_batch_and_progress_is_logged(
+    stack: Stack,
+) -> None:
     st = stack
     st.push("demo-web", "v1")
     st.push("demo-api", "v1")
     r = st.cf("apply", "-f", str(MANIFESTS / "demo.yml"), "--no-wait")
     assert r.code == 0, str(r)
+
     def both_succeeded() -> list[dict[str, str]] | None:
         rows = st.cf_json("get", "deployments")
         return rows if len(rows) == 2 and all(d["status"] == "succeeded" for d in rows) else None

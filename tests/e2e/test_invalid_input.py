@@ -5,7 +5,6 @@ nothing stored, nothing sent to AWS.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,10 @@ from tests.e2e.harness import Stack
 pytestmark = pytest.mark.e2e
 
 ENV = "name: staging\nnetwork: aws\norchestrator: aws_ecs_fargate\n"
-APP = ("name: web\ntype: server\nhealthcheck:\n  path: /ping\nvisibility: public\nresources:\n"
-       "  cpu: 256\n  memory: 512\n  network:\n    bind_port: 80\n")
+APP = (
+    "name: web\ntype: server\nhealthcheck:\n  path: /ping\nvisibility: public\nresources:\n"
+    "  cpu: 256\n  memory: 512\n  network:\n    bind_port: 80\n"
+)
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1"
 KIND = "apiVersion: cloudfauj.dev/v1\nkind: {kind}\nmetadata:\n  name: x\nspec: {{}}\n"
 
@@ -26,14 +27,30 @@ CASES = [
     ("misspelt-key", ENV.replace("network", "netwrok"), [], ["netwrok", "network", "line 2"]),
     ("bad-name", ENV.replace("staging", "Staging!"), [], ["name", "line 1"]),
     ("name-too-long-for-aws", ENV.replace("staging", "a" * 40), [], ["name", "line 1", "32"]),
-    ("cpu-out-of-range", APP.replace("cpu: 256", "cpu: 5000"), ["--env", "dev", "--image", IMAGE],
-     ["cpu", "line 7"]),
-    ("memory-out-of-range", APP.replace("memory: 512", "memory: 4096"), ["--env", "dev", "--image", IMAGE],
-     ["memory", "line 8"]),
-    ("missing-field", "name: web\ntype: server\nvisibility: public\n", ["--env", "dev", "--image", IMAGE],
-     ["resources"]),
-    ("wrong-type", APP.replace("bind_port: 80", "bind_port: eighty"), ["--env", "dev", "--image", IMAGE],
-     ["bind_port", "line 10"]),
+    (
+        "cpu-out-of-range",
+        APP.replace("cpu: 256", "cpu: 5000"),
+        ["--env", "dev", "--image", IMAGE],
+        ["cpu", "line 7"],
+    ),
+    (
+        "memory-out-of-range",
+        APP.replace("memory: 512", "memory: 4096"),
+        ["--env", "dev", "--image", IMAGE],
+        ["memory", "line 8"],
+    ),
+    (
+        "missing-field",
+        "name: web\ntype: server\nvisibility: public\n",
+        ["--env", "dev", "--image", IMAGE],
+        ["resources"],
+    ),
+    (
+        "wrong-type",
+        APP.replace("bind_port: 80", "bind_port: eighty"),
+        ["--env", "dev", "--image", IMAGE],
+        ["bind_port", "line 10"],
+    ),
     ("unknown-kind", KIND.format(kind="Database"), [], ["kind", "line 2"]),
     ("bad-api-version", KIND.format(kind="Environment").replace("v1", "v9"), [], ["apiVersion", "line 1"]),
     ("empty-file", "\n", [], ["no manifest"]),
@@ -41,8 +58,12 @@ CASES = [
     ("unknown-environment", APP, ["--env", "nowhere", "--image", IMAGE], ["nowhere"]),
     ("app-without-env", APP, ["--image", IMAGE], ["--env"]),
     ("not-a-mapping", "- a\n- b\n", [], ["line 1"]),
-    ("app-name-too-long", APP.replace("name: web", "name: " + "w" * 30), ["--env", "dev", "--image", IMAGE],
-     ["name", "line 1", "32"]),
+    (
+        "app-name-too-long",
+        APP.replace("name: web", "name: " + "w" * 30),
+        ["--env", "dev", "--image", IMAGE],
+        ["name", "line 1", "32"],
+    ),
 ]
 
 

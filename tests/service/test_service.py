@@ -16,8 +16,10 @@ from cloudfauj.settings import Settings
 from cloudfauj.store import SqliteStore
 
 ENV = "name: staging\nnetwork: aws\norchestrator: aws_ecs_fargate\n"
-APP = ("name: web\ntype: server\nhealthcheck: {path: /}\nvisibility: public\n"
-       "resources: {cpu: 100, memory: 600, network: {bind_port: 80}}\n")
+APP = (
+    "name: web\ntype: server\nhealthcheck: {path: /}\nvisibility: public\n"
+    "resources: {cpu: 100, memory: 600, network: {bind_port: 80}}\n"
+)
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1"
 
 
@@ -28,8 +30,14 @@ class Harness:
         self.service = Service(self.store, Settings(), enqueue=self.queued.append, ready=lambda: True)
 
     def apply(self, text: str, name: str = "f.yml", **kw: object) -> dict:  # type: ignore[type-arg]
-        args = {"env": None, "image": None, "deadline_seconds": None, "source": None, "force": False,
-                "initiator": None}
+        args = {
+            "env": None,
+            "image": None,
+            "deadline_seconds": None,
+            "source": None,
+            "force": False,
+            "initiator": None,
+        }
         args.update(kw)
         return self.service.apply([Source(name, text)], **args)  # type: ignore[arg-type]
 

@@ -26,8 +26,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def apply(store: Store, *items: Desired, force: bool = False):
-    return store.apply(list(items), cause=Cause.APPLY, initiator="tester", source="sha", deadline_seconds=60,
-                       force=force)
+    return store.apply(
+        list(items), cause=Cause.APPLY, initiator="tester", source="sha", deadline_seconds=60, force=force
+    )
 
 
 def test_the_installation_id_is_created_once_and_kept(store: Store, tmp_path: Path) -> None:
@@ -58,7 +59,9 @@ def test_a_changed_spec_bumps_the_generation_and_supersedes_the_open_record(stor
     (second,) = apply(store, app("repo:v2"))
     assert second.obj.generation == 2 and second.record is not None
     old = store.get_record(first.record.id)  # type: ignore[union-attr]
-    assert old is not None and old.status == RecordStatus.SUPERSEDED and second.record.id in (old.reason or "")
+    assert (
+        old is not None and old.status == RecordStatus.SUPERSEDED and second.record.id in (old.reason or "")
+    )
     assert store.current_record("Application", "staging", "web") == second.record
 
 
