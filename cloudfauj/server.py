@@ -74,7 +74,9 @@ def _serve(
     try:
         me = aws.identity()
     except CloudfaujError as e:
-        raise CloudfaujError(f"Cannot use AWS: {e.message} Check the credentials and region.") from e
+        raise CloudfaujError(
+            f"Cannot use AWS: {e.message.rstrip('.')}. Check the credentials and region."
+        ) from e
     if not me.region:
         raise CloudfaujError("No AWS region is configured: pass --region or set AWS_REGION.")
     where = f" through {endpoint}" if endpoint else ""

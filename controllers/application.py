@@ -9,6 +9,8 @@ another.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cloudfauj.aws import AwsError, as_ec2, as_ecs, from_aws, is_owned
@@ -31,6 +33,24 @@ def _env_outputs(ctx: Context) -> dict[str, Any]:
     if not ready or not outputs.get("cluster_arn"):
         raise TemporaryError(f"Waiting for environment '{env.name}' to be ready.", delay=2)
     return outputs
+
+
+_ENV_GONE = frozenset(
+    {"InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound", "ClusterNotFoundException"}
+)
+
+
+@contextmanager
+def _environment_may_be_gone(ctx: Context) -> Iterator[None]:
+    """The environment's network or cluster vanished under us (deleted by hand, or an emulator that
+    restarted empty): the environment's own resync recreates it, and then this app follows."""
+    try:
+        yield
+    except AwsError as e:
+        if e.code not in _ENV_GONE:
+            raise
+        message = f"Environment '{ctx.obj.env}' is missing resources ({e.code}); waiting for it."
+        raise TemporaryError(message, delay=3) from e
 
 
 class SecurityGroup:
@@ -361,10 +381,15 @@ class ApplicationController:
 
     def plan(self, ctx: Context) -> list[Change]:
         env = _env_outputs(ctx)
-        return self._changes(ctx, env, self._observe(ctx, env))
+        with _environment_may_be_gone(ctx):
+            return self._changes(ctx, env, self._observe(ctx, env))
 
     def reconcile(self, ctx: Context) -> Result:
         env = _env_outputs(ctx)
+        with _environment_may_be_gone(ctx):
+            return self._converge(ctx, env)
+
+    def _converge(self, ctx: Context, env: dict[str, Any]) -> Result:
         rolling = ctx.progress.get("rollout_task_definition")
         if rolling:
             return self._track(ctx, env, rolling)

@@ -106,7 +106,11 @@ class Reactor:
         controller = self.controllers[kind]
         record = self.store.current_record(kind, env, name)
         if record is None:
-            record = self._check_drift(controller, obj)
+            try:
+                record = self._check_drift(controller, obj)
+            except TemporaryError as e:  # e.g. its environment is converging: compare again soon
+                log.info("resync of %s postponed: %s", obj.key, e.message)
+                return e.delay or self.settings.backoff_max_seconds
             if record is None:
                 return None
         if record.status == RecordStatus.PENDING:
@@ -148,7 +152,7 @@ class Reactor:
             self._failures[obj.key] = failures
             if outcome.delay is not None:
                 return outcome.delay
-            base = min(
+            base: float = min(  # `2 ** n` is Any to mypy (a negative n would give a float)
                 self.settings.backoff_base_seconds * 2 ** (failures - 1), self.settings.backoff_max_seconds
             )
             return base * (0.5 + self._jitter() / 2)
@@ -181,7 +185,7 @@ class Reactor:
             return None  # a failed generation is retried by a new apply, not by resync
         try:
             changes = controller.plan(self._context(obj, None))
-        except (TemporaryError, PermanentError) as e:
+        except PermanentError as e:
             log.info("resync of %s skipped: %s", obj.key, e.message)
             return None
         self.writer.drifted(obj, changes)

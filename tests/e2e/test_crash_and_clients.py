@@ -117,3 +117,30 @@ def test_aws_cli_waits_for_a_deployed_service_to_be_stable(tmp_path: Path) -> No
         assert tasks.returncode == 0 and tasks.stdout.count("arn:aws:ecs") == 1, tasks.stdout + tasks.stderr
     finally:
         st.stop()
+
+
+def test_an_in_process_sandbox_that_restarts_empty_is_repaired_like_any_drift(tmp_path: Path) -> None:
+    st = Stack(tmp_path).start()
+    try:
+        app = tmp_path / "app.yml"
+        app.write_text((MANIFESTS / "nginx_api" / ".cloudfauj.yml").read_text())
+        assert st.cf("env", "create", "--config", str(MANIFESTS / "cf-env-staging.yml")).code == 0
+        # An image outside ECR: the emulator treats it as pullable, and it survives the emulator's restart.
+        assert (
+            st.cf("deploy", "--env", "staging", "public.ecr.aws/nginx/nginx:1.27", "--config", str(app)).code
+            == 0
+        )
+        st.kill("server")
+        st.start_server()  # a new, empty emulator: every AWS resource is gone, the store remembers them
+
+        def repaired() -> bool:
+            rows = st.cf_json("get", "records")
+            drift = [r for r in rows if r["cause"] == "drift"]
+            return len(drift) == 2 and all(r["status"] == "succeeded" for r in drift)
+
+        wait_for(repaired, what="drift records that recreate the environment and the app")
+        (svc,) = st.services("staging")
+        assert st.image_of(svc) == "public.ecr.aws/nginx/nginx:1.27"
+        assert {r["status"] for r in st.cf_json("get", "records")} == {"succeeded"}
+    finally:
+        st.stop()
