@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 from cloudfauj.manifests import API_VERSION
 
@@ -30,6 +30,13 @@ __all__ = [
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# A datetime always formats to a string; only None gives None.
+@overload
+def format_time(at: datetime) -> str: ...
+@overload
+def format_time(at: datetime | None) -> str | None: ...
 
 
 def format_time(at: datetime | None) -> str | None:

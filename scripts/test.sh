@@ -16,4 +16,8 @@ case " $* " in
   *" -m "*) ;;                       # the caller chose the markers
   *) set -- -m "slow or not slow" "$@" ;;
 esac
+# Lint, format and types first: any finding fails the suite (`set -e` from _env.sh).
+ruff check cloudfauj controllers tests
+ruff format --check cloudfauj controllers tests
+mypy  # strict, on cloudfauj/ and controllers/ (pyproject.toml [tool.mypy])
 exec python -m pytest "$@"

@@ -59,7 +59,8 @@ def _schemas(operations: list[Operation]) -> tuple[dict[tuple[type[BaseModel], M
             if model:
                 wanted[(model, "serialization")] = None
     refs, top = models_json_schema(list(wanted), ref_template=REF)
-    return dict(refs), dict(top.get("$defs", {}))
+    # pydantic keys `refs` by model or dataclass; ours are the models asked for, so we look them up by those.
+    return {key: refs[key] for key in wanted}, dict(top.get("$defs", {}))
 
 
 def _operation(

@@ -63,7 +63,7 @@ class Gateway:
                 self._clients[service] = self._session.client(
                     service,
                     endpoint_url=self.endpoint_url,
-                    config=self._config,  # type: ignore[call-overload]
+                    config=self._config,
                 )
             return self._clients[service]
 

@@ -103,6 +103,12 @@ def _require_network(backend: EC2ContainerServiceBackend, td_str: str | None, ne
         )
 
 
+def _kept(service: Service) -> Any:
+    """The service as Any, to set the fields moto's Service drops (it declares no attributes for them);
+    moto's serializer reads them by name."""
+    return service
+
+
 def _launch_type(service: Service, backend: EC2ContainerServiceBackend, given: str | None) -> None:
     """ECS reads capacityProviderStrategy, else launchType, else the cluster's default strategy."""
     strategy = getattr(service, "capacity_provider_strategy", None)
@@ -110,23 +116,24 @@ def _launch_type(service: Service, backend: EC2ContainerServiceBackend, given: s
         cluster = backend.clusters.get(service.cluster_name)
         strategy = cluster.default_capacity_provider_strategy if cluster else None
     if strategy:
-        service.capacity_provider_strategy = strategy
+        _kept(service).capacity_provider_strategy = strategy
         service.launch_type = None  # moto would report "EC2"
     if service.platform_version is None and service.launch_type in (None, "FARGATE"):
         service.platform_version = "LATEST"
 
 
 def _keep_dropped_fields(service: Service, param: Callable[[str], Any]) -> None:
-    service.deployment_configuration = {
+    kept = _kept(service)
+    kept.deployment_configuration = {
         **_DEFAULT_DEPLOYMENT_CONFIGURATION,
         **(param("deploymentConfiguration") or {}),
     }
-    service.health_check_grace_period_seconds = param("healthCheckGracePeriodSeconds")
-    service.capacity_provider_strategy = param("capacityProviderStrategy")
-    service.enable_execute_command = bool(param("enableExecuteCommand"))
-    service.enable_ecs_managed_tags = bool(param("enableECSManagedTags"))
-    service.availability_zone_rebalancing = param("availabilityZoneRebalancing")
-    service.created_at = utcnow()
+    kept.health_check_grace_period_seconds = param("healthCheckGracePeriodSeconds")
+    kept.capacity_provider_strategy = param("capacityProviderStrategy")
+    kept.enable_execute_command = bool(param("enableExecuteCommand"))
+    kept.enable_ecs_managed_tags = bool(param("enableECSManagedTags"))
+    kept.availability_zone_rebalancing = param("availabilityZoneRebalancing")
+    kept.created_at = utcnow()
 
 
 def _create_service(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -142,7 +149,7 @@ def _create_service(original: Callable[..., Any]) -> Callable[..., Any]:
                 backend, self._get_param("taskDefinition"), self._get_param("networkConfiguration")
             )
             result = original(self)
-            service = result.result["service"]  # type: ignore[index]
+            service = result.result["service"]
             _keep_dropped_fields(service, self._get_param)
             _launch_type(service, backend, self._get_param("launchType"))
             rollout.on_create(service, backend, rollout_seconds=_timing.for_host(self.headers.get("Host")))
@@ -168,7 +175,7 @@ def _update_service(original: Callable[..., Service]) -> Callable[..., Service]:
             if td_arn:
                 service.task_definition = td_arn  # moto keeps the string as given ("family:2")
             if props.get("deployment_configuration") and old_config:
-                service.deployment_configuration = {**old_config, **props["deployment_configuration"]}
+                _kept(service).deployment_configuration = {**old_config, **props["deployment_configuration"]}
             if props.get("capacity_provider_strategy"):
                 service.launch_type = None
             deployed = service.deployments[0]["taskDefinition"] if service.deployments else None
@@ -238,7 +245,8 @@ def install() -> None:
     backend.list_tasks = _list_tasks  # type: ignore[method-assign]
     backend.describe_tasks = _describe_tasks  # type: ignore[method-assign]
     # moto sets this attribute only when the VPC has DNS hostnames; tasks in other VPCs would crash run_task.
-    NetworkInterface.private_dns_name = None  # type: ignore[attr-defined]
+    # moto declares it a str (set per instance); this class-level None is the fallback, hence the ignore.
+    NetworkInterface.private_dns_name = None  # type: ignore[assignment]
     _installed = True
 
 

@@ -23,7 +23,7 @@ import socket
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["Sandbox", "serve"]
 
@@ -63,8 +63,9 @@ def _patch_iam() -> None:
 
     IAMBackend._init_aws_policies = _init_aws_policies  # type: ignore[method-assign]
     for _, _, backend in iam_backends.iter_backends():  # created before the patch, e.g. by another test
-        for policy in _inject_policy(backend, []):
-            backend.managed_policies.setdefault(policy.arn, policy)
+        iam = cast(IAMBackend, backend)  # moto types iter_backends() as yielding any BaseBackend
+        for policy in _inject_policy(iam, []):
+            iam.managed_policies.setdefault(policy.arn, policy)
 
 
 def _prepare_moto() -> None:

@@ -68,6 +68,11 @@ def sim_of(service: Service) -> ServiceSim | None:
     return getattr(service, _ATTR, None)
 
 
+def _deployments(service: Service) -> list[dict[str, Any]]:
+    """The service's deployments; moto infers dict[str, object] from its literal, we read ids and counts."""
+    return service.deployments
+
+
 def _new_deployment_id() -> str:
     while True:  # ECS ids are 19-digit numbers; unique for the process
         candidate = f"ecs-svc/{mock_random.randint(10**18, 10**19 - 1)}"
@@ -151,13 +156,13 @@ def _start_rollout(
 def _recount(service: Service) -> None:
     """Deployment and service counts from the tasks (cluster counts: `tasks.count_cluster`, once per step)."""
     sim = sim_of(service)
-    for deployment in service.deployments:
+    for deployment in _deployments(service):
         rollout = sim.rollouts.get(deployment["id"]) if sim else None
         if rollout is not None:
             deployment["runningCount"] = sum(t.status == "RUNNING" for t in rollout.tasks)
             deployment["pendingCount"] = sum(t.status == "PENDING" for t in rollout.tasks)
-    service.running_count = sum(d["runningCount"] for d in service.deployments)
-    service.pending_count = sum(d["pendingCount"] for d in service.deployments)
+    service.running_count = sum(d["runningCount"] for d in _deployments(service))
+    service.pending_count = sum(d["pendingCount"] for d in _deployments(service))
 
 
 def _stop_all(service: Service, rollout: Rollout, reason: str) -> list[SandboxTask]:
@@ -187,7 +192,7 @@ def _complete(
         updatedAt=utcnow(),
     )
     stopped: list[SandboxTask] = []
-    for older in service.deployments[1:]:
+    for older in _deployments(service)[1:]:
         rollout = sim.rollouts.pop(older["id"], None)
         if rollout is not None:
             stopped += _stop_all(
@@ -248,7 +253,7 @@ def _advance(service: Service, rollout: Rollout, now: float) -> tuple[list[Sandb
 
 
 def _settled(deployment: dict[str, Any]) -> bool:
-    return deployment["pendingCount"] == 0 and deployment["runningCount"] == deployment["desiredCount"]
+    return bool(deployment["pendingCount"] == 0 and deployment["runningCount"] == deployment["desiredCount"])
 
 
 def _judge(
@@ -259,7 +264,7 @@ def _judge(
     now: float,
 ) -> None:
     """Decide what the PRIMARY deployment's progress means: completed, failed, or keep trying."""
-    primary = service.deployments[0]
+    primary = _deployments(service)[0]
     rollout = sim.rollouts.get(primary["id"])
     state = primary["rolloutState"]
     if rollout is None or state == "FAILED":
@@ -288,7 +293,7 @@ def _tick_service(service: Service, backend: EC2ContainerServiceBackend, sim: Se
     if not _busy(service, sim):
         return False
     primary_progress: tuple[list[SandboxTask], list[SandboxTask]] = ([], [])
-    for deployment in list(service.deployments):
+    for deployment in list(_deployments(service)):
         rollout = sim.rollouts.get(deployment["id"])
         if rollout is None:
             continue
@@ -336,7 +341,7 @@ def on_create(service: Service, backend: EC2ContainerServiceBackend, *, rollout_
 
 def _scale(service: Service, backend: EC2ContainerServiceBackend, sim: ServiceSim) -> None:
     """desiredCount changed without a new deployment: the PRIMARY deployment launches or stops tasks."""
-    primary = service.deployments[0]
+    primary = _deployments(service)[0]
     primary.update(desiredCount=service.desired_count, updatedAt=utcnow())
     rollout = sim.rollouts.get(primary["id"])
     if rollout is None or primary["rolloutState"] == "FAILED":
@@ -367,6 +372,7 @@ def on_update(
     if sim is None:
         return
     if redeploy:
+        assert service.task_definition is not None  # on_create simulates only services that have one
         _start_rollout(service, backend, sim, service.task_definition)
     elif service.desired_count != old_desired and service.deployments:
         _scale(service, backend, sim)

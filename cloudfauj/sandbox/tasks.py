@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from moto.core.utils import utcnow
-from moto.ec2 import ec2_backends
 from moto.ec2.exceptions import InvalidNetworkInterfaceIdError, InvalidSubnetIdError
+from moto.ec2.models import ec2_backends
 from moto.ecs.models import Container, EC2ContainerServiceBackend, Service, Task, TaskDefinition
 from moto.elbv2.models import elbv2_backends
 
@@ -39,8 +39,25 @@ class SandboxTask(Task):
     """A service task whose state only the rollout simulation changes."""
 
     due: float = 0.0  # monotonic time at which a PENDING task starts (or fails)
+    # What ECS reports and moto's Task lacks: set by this module, read by moto's serializer by name.
+    created_at: datetime
+    cpu: str | None
+    memory: str | None
+    availability_zone: str | None
+    platform_family: str
+    health_status: str
+    connectivity: str
+    connectivity_at: datetime
+    version: int
+    pull_started_at: datetime
+    pull_stopped_at: datetime
+    started_at: datetime
+    stopping_at: datetime
+    execution_stopped_at: datetime
+    stopped_at: datetime
+    stop_code: str
 
-    @property  # type: ignore[override]  # a plain attribute: describes must not advance it
+    @property  # a plain attribute: describes must not advance it
     def status(self) -> str | None:
         return self._status
 
@@ -73,16 +90,23 @@ def _tags(service: Service, task_definition: TaskDefinition) -> list[dict[str, s
     return []
 
 
+def _loose(container: Container) -> Any:
+    """The container as Any, to set what moto's Container does not model: `image_digest`, `reason`, and
+    an `exitCode` of None (ECS reports none until the container exits). moto's serializer reads them."""
+    return container
+
+
 def _containers(task_definition: TaskDefinition) -> list[Container]:
     """One container per definition (moto models only the first)."""
     containers = []
     for definition in task_definition.container_definitions:
-        container = Container(task_definition)
+        # moto leaves CloudFormationModel's abstract methods unimplemented on Container and creates it so too.
+        container = Container(task_definition)  # type: ignore[abstract]
         container.name = definition.get("name")
         container.image = definition.get("image")
         container.cpu = definition.get("cpu", 0)
         container.memory = definition.get("memory")
-        container.exitCode = None
+        _loose(container).exitCode = None
         container.health_status = "UNKNOWN"
         containers.append(container)
     return containers
@@ -134,7 +158,8 @@ def launch(place: Placement, count: int, *, due: float, offset: int = 0) -> list
 
 def _detail(task: Task, name: str) -> str | None:
     for attachment in task.attachments:
-        for detail in attachment.get("details", []):
+        # moto infers its attachments' values as Collection[str]; "details" is a list of name/value pairs.
+        for detail in cast(list[dict[str, str]], attachment.get("details", [])):
             if detail.get("name") == name:
                 return detail.get("value")
     return None
@@ -184,7 +209,7 @@ def start(task: SandboxTask, service: Service, *, digests: dict[str, str]) -> No
     for container in task.containers:
         container.last_status = "RUNNING"
         if container.image in digests:
-            container.image_digest = digests[container.image]
+            _loose(container).image_digest = digests[container.image]
     _register(task, service, on=True)
 
 
@@ -214,7 +239,7 @@ def stop(
     task.stop_code = stop_code
     for container in task.containers:
         container.last_status = "STOPPED"
-        container.exitCode = 0 if was_running else None
+        _loose(container).exitCode = 0 if was_running else None
 
 
 def fail(task: SandboxTask, service: Service, why: Unrunnable) -> None:
@@ -227,9 +252,9 @@ def fail(task: SandboxTask, service: Service, why: Unrunnable) -> None:
     task.stop_code = why.stop_code
     for container in task.containers:
         container.last_status = "STOPPED"
-        container.exitCode = why.exit_code
+        _loose(container).exitCode = why.exit_code
         if why.container_reason:
-            container.reason = why.container_reason
+            _loose(container).reason = why.container_reason
 
 
 def prune(service: Service, backend: EC2ContainerServiceBackend, *, keep: int) -> None:

@@ -309,7 +309,8 @@ class SqliteStore(Store):
         before: str | None = None,
         limit: int = 50,
     ) -> list[Record]:
-        sql, args = f"SELECT {_RECORD_COLUMNS} FROM records WHERE 1=1", []
+        sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE 1=1"
+        args: list[str | int] = []
         for column, value in (("kind", kind), ("name", name), ("status", status)):
             if value:
                 sql += f" AND {column} = ?"

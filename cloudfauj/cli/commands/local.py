@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -113,7 +113,7 @@ def sandbox_push(
 
 def version(output: OutputOpt = Format.table, server: ServerOpt = None, token: TokenOpt = None) -> None:
     """Print the CLI's version, and the server's when it answers."""
-    info: dict[str, object] = {"client": _client_version()}
+    info: dict[str, Any] = {"client": _client_version()}
     try:
         with connect(server, token) as client:
             health = client.get("/healthz")
