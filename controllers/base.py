@@ -16,7 +16,17 @@ from typing import Any, Protocol
 from cloudfauj.aws import Gateway
 from cloudfauj.records import Record, StoredObject
 
-__all__ = ["Change", "Context", "Controller", "Done", "Result", "SubResource", "Wait", "field_changes"]
+__all__ = [
+    "Condition",
+    "Change",
+    "Context",
+    "Controller",
+    "Done",
+    "Result",
+    "SubResource",
+    "Wait",
+    "field_changes",
+]
 
 
 @dataclass(frozen=True)
@@ -39,12 +49,16 @@ def field_changes(desired: dict[str, Any], observed: dict[str, Any]) -> dict[str
     return {k: (observed.get(k), v) for k, v in desired.items() if observed.get(k) != v}
 
 
+Condition = tuple[bool, str, str | None]  # a kind-specific status condition: (status, reason, message)
+
+
 @dataclass
 class Done:
     """The object matches its spec (or, when deleting, every owned resource is gone)."""
 
     outputs: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
+    conditions: dict[str, Condition] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +69,7 @@ class Wait:
     delay: float
     outputs: dict[str, Any] = field(default_factory=dict)
     event_type: str = "info"  # how the reason is logged when it changes (e.g. "rollout")
+    conditions: dict[str, Condition] = field(default_factory=dict)
 
 
 Result = Done | Wait

@@ -15,7 +15,7 @@ from typing import Any
 
 from cloudfauj.records import Phase, Record, RecordStatus, StoredObject, format_time
 from cloudfauj.store import Store
-from controllers.base import Change
+from controllers.base import Change, Condition
 
 __all__ = ["Outcome", "OutcomeWriter"]
 
@@ -28,10 +28,18 @@ class Outcome:
     outputs: dict[str, Any] = field(default_factory=dict)
     progress: dict[str, Any] | None = None
     event_type: str | None = None
+    conditions: dict[str, Condition] = field(default_factory=dict)
 
     @classmethod
-    def done(cls, message: str | None, *, outputs: dict[str, Any], progress: dict[str, Any]) -> Outcome:
-        return cls("done", message, outputs=outputs, progress=progress)
+    def done(
+        cls,
+        message: str | None,
+        *,
+        outputs: dict[str, Any],
+        progress: dict[str, Any],
+        conditions: dict[str, Condition] | None = None,
+    ) -> Outcome:
+        return cls("done", message, outputs=outputs, progress=progress, conditions=conditions or {})
 
     @classmethod
     def waiting(
@@ -42,8 +50,17 @@ class Outcome:
         outputs: dict[str, Any],
         progress: dict[str, Any],
         event_type: str = "info",
+        conditions: dict[str, Condition] | None = None,
     ) -> Outcome:
-        return cls("waiting", message, delay=delay, outputs=outputs, progress=progress, event_type=event_type)
+        return cls(
+            "waiting",
+            message,
+            delay=delay,
+            outputs=outputs,
+            progress=progress,
+            event_type=event_type,
+            conditions=conditions or {},
+        )
 
     @classmethod
     def retry(cls, message: str, *, delay: float | None, progress: dict[str, Any]) -> Outcome:
@@ -63,6 +80,12 @@ def condition(
     since = old["last_transition"] if old and old["status"] == value else now
     new = {"type": type, "status": value, "reason": reason, "message": message, "last_transition": since}
     return [c for c in previous if c["type"] != type] + [new]
+
+
+def _with(previous: list[dict[str, Any]], extra: dict[str, Condition], now: str) -> list[dict[str, Any]]:
+    for type, (status, reason, message) in extra.items():
+        previous = condition(previous, type, status, reason, message, now)
+    return previous
 
 
 class OutcomeWriter:
@@ -102,8 +125,11 @@ class OutcomeWriter:
                 progress["last_wait"] = outcome.message
                 self.store.append_event(record.id, outcome.event_type or "warning", outcome.message or "")
             self.store.save_record(replace(record, progress=progress))
-            if outcome.outputs:
-                self.store.set_status(obj.kind, obj.env, obj.name, self._status(obj, outputs=outcome.outputs))
+            if outcome.outputs or outcome.conditions:
+                status = self._status(obj)
+                status["outputs"] = {**status.get("outputs", {}), **outcome.outputs}
+                status["conditions"] = _with(status.get("conditions", []), outcome.conditions, stamp)
+                self.store.set_status(obj.kind, obj.env, obj.name, status)
             return
         succeeded = outcome.kind == "done"
         final = replace(record, progress=progress).finish(
@@ -135,6 +161,7 @@ class OutcomeWriter:
                 conditions=condition(conditions, "Ready", True, "Reconciled", outcome.message, stamp),
             )
             status["conditions"] = condition(status["conditions"], "Drifted", False, "InSync", None, stamp)
+            status["conditions"] = _with(status["conditions"], outcome.conditions, stamp)
         else:
             status = self._status(
                 obj,

@@ -136,13 +136,16 @@ class Reactor:
                 f"Unexpected error: {type(e).__name__}: {e}", delay=None, progress=ctx.progress
             )
         if isinstance(result, Done):
-            return Outcome.done(result.message, outputs=result.outputs, progress=ctx.progress)
+            return Outcome.done(
+                result.message, outputs=result.outputs, progress=ctx.progress, conditions=result.conditions
+            )
         return Outcome.waiting(
             result.reason,
             delay=result.delay,
             outputs=result.outputs,
             progress=ctx.progress,
             event_type=result.event_type,
+            conditions=result.conditions,
         )
 
     def _apply(self, obj: StoredObject, record: Record, outcome: Outcome) -> float | None:
