@@ -2,14 +2,16 @@
 
 Used by `cloudfauj server --sandbox`, `cloudfauj sandbox serve|push`, the demo and the tests. moto is
 the emulator; the sandbox adds what it lacks for this product (ARCHITECTURE §8): ECS rollouts that
-progress, fail and roll back like ECS's, service tasks, ECR images that crash, and the managed IAM
+progress, fail and roll back like ECS's, service tasks, ECR images that crash or fail their load
+balancer's health checks, target health as an ALB reports it, and the managed IAM
 policy for task execution roles.
 
     emulator.py   Sandbox and serve(): moto's server, moto set-up, IAM policy injection
     ecs.py        patches on moto's ECS classes, and the rollout ticker thread
     rollout.py    the deployment state machine (PRIMARY/ACTIVE, COMPLETED/FAILED, rollback, events)
-    tasks.py      service tasks: launched, started, stopped, failed
-    images.py     push_image, the crash marker, and whether an image could run
+    tasks.py      service tasks: launched, started, stopped, failed; registered in target groups
+    elb.py        target health: initial / unhealthy marks over moto's always-healthy targets
+    images.py     push_image, the crash and unhealthy markers, and whether an image could run
 """
 
 import os

@@ -6,10 +6,10 @@ through `serve`. Clients (our controllers, the aws CLI, ecs-deploy) reach it onl
 quick; the environment variables moto reads at import time are set by the package's `__init__`.
 
 moto's backends are process-global: two sandboxes in one process share one emulated AWS; each keeps its
-own rollout duration, for the services created through it. Besides the ECS patches (`ecs.py`), the
-sandbox injects the one AWS-managed IAM policy the product attaches, AmazonECSTaskExecutionRolePolicy,
-into every IAM backend moto creates (including after `POST /moto-api/reset`); loading all of them
-would cost over a second per reset.
+own rollout duration, for the services created through it. Besides the ECS patches (`ecs.py`) and the
+target health of its tasks' targets (`elb.py`), the sandbox injects the one AWS-managed IAM policy the
+product attaches, AmazonECSTaskExecutionRolePolicy, into every IAM backend moto creates (including after
+`POST /moto-api/reset`); loading all of them would cost over a second per reset.
 """
 
 from __future__ import annotations
@@ -76,9 +76,10 @@ def _prepare_moto() -> None:
             return
         from moto import settings
 
-        from cloudfauj.sandbox import ecs
+        from cloudfauj.sandbox import ecs, elb
 
         ecs.install()
+        elb.install()
         # moto read this at import; if someone imported moto before us, apply the variable now.
         settings.ACM_VALIDATION_WAIT = int(os.environ["MOTO_ACM_VALIDATION_WAIT"])
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access-log line per request

@@ -1,13 +1,15 @@
 """Images in the emulated ECR: pushing them, and deciding whether a task could run one.
 
-`push_image` is what `cloudfauj sandbox push REPO:TAG [--crash]` calls: it talks to the emulator over HTTP
-with boto3 like any client, so it works against a sandbox in another process and never imports moto.
+`push_image` is what `cloudfauj sandbox push REPO:TAG [--crash|--unhealthy]` calls: it talks to the
+emulator over HTTP with boto3 like any client, so it works against a sandbox in another process and
+never imports moto.
 
 ECR holds no image bytes here, only manifests. We push a small OCI manifest whose layer digest is derived
-from repo, tag and the crash flag (moto's image digest is the sha256 of the concatenated layer digests,
-so a crashing and a normal push of one tag get distinct digests, and pushing the same thing twice is a
-no-op). A crashing image carries the annotation `CRASH_ANNOTATION`; the rollout simulation reads it back
-from moto's ECR backend through `check_image`, which is the only function here that touches moto.
+from repo, tag and the flavour (moto's image digest is the sha256 of the concatenated layer digests, so
+a crashing, an unhealthy and a normal push of one tag get distinct digests, and pushing the same thing
+twice is a no-op). A crashing image carries the annotation `CRASH_ANNOTATION`, an unhealthy one
+`UNHEALTHY_ANNOTATION`; the rollout simulation reads them back from moto's ECR backend through
+`check_image`, which is the only function here that touches moto.
 """
 
 from __future__ import annotations
@@ -23,16 +25,19 @@ from botocore.config import Config
 
 __all__ = [
     "CRASH_ANNOTATION",
+    "UNHEALTHY_ANNOTATION",
     "ImageCheck",
     "Unrunnable",
     "Verdict",
     "check_containers",
     "check_image",
+    "failed_elb_health_checks",
     "manifest",
     "push_image",
 ]
 
 CRASH_ANNOTATION = "dev.cloudfauj.sandbox.exit-at-start"
+UNHEALTHY_ANNOTATION = "dev.cloudfauj.sandbox.unhealthy"
 _OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 _ECR_REF = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
@@ -53,10 +58,12 @@ class Unrunnable:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a task of some containers could run, and the digests of the ECR images they pull."""
+    """Whether a task of some containers could run, the digests of the ECR images they pull, and the names
+    of the containers that run but fail their load balancer's health checks."""
 
     unrunnable: Unrunnable | None = None
     digests: dict[str, str] = field(default_factory=dict)
+    unhealthy: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -65,15 +72,18 @@ class ImageCheck:
 
     digest: str | None = None
     unrunnable: Unrunnable | None = None
+    unhealthy: bool = False  # runs, but fails load balancer health checks
 
 
 def _sha256(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def manifest(repo: str, tag: str, *, crash: bool) -> str:
+def manifest(repo: str, tag: str, *, crash: bool, unhealthy: bool = False) -> str:
     """The manifest pushed for repo:tag; deterministic, so pushing it again changes nothing."""
-    flavour = "crash" if crash else "normal"
+    if crash and unhealthy:
+        raise ValueError("An image either crashes or runs unhealthy, not both.")
+    flavour = "crash" if crash else "unhealthy" if unhealthy else "normal"
     body: dict[str, object] = {
         "schemaVersion": 2,
         "mediaType": _OCI_MANIFEST,
@@ -92,13 +102,27 @@ def manifest(repo: str, tag: str, *, crash: bool) -> str:
     }
     if crash:
         body["annotations"] = {CRASH_ANNOTATION: "true"}
+    if unhealthy:
+        body["annotations"] = {UNHEALTHY_ANNOTATION: "true"}
     return json.dumps(body, sort_keys=True)
 
 
-def push_image(endpoint: str, repo: str, tag: str, *, crash: bool = False, region: str = "us-east-1") -> str:
+def push_image(
+    endpoint: str,
+    repo: str,
+    tag: str,
+    *,
+    crash: bool = False,
+    unhealthy: bool = False,
+    region: str = "us-east-1",
+) -> str:
     """Make image repo:tag exist in the emulated ECR (creating the repository if needed) and return its URI
     '123456789012.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>'. With crash=True its containers exit at start
-    in the emulated ECS. Pushing the same repo:tag again does not fail. Uses boto3 against `endpoint`."""
+    in the emulated ECS. With unhealthy=True they run, but in a service with load balancers their targets
+    fail the health checks (`unhealthy`) and ECS stops the tasks; a service without load balancers runs
+    such an image as a healthy one. crash and unhealthy together raise ValueError. Pushing the same
+    repo:tag again does not fail. Uses boto3 against `endpoint`."""
+    body = manifest(repo, tag, crash=crash, unhealthy=unhealthy)  # ValueError before touching the emulator
     ecr = boto3.client(
         "ecr",
         endpoint_url=endpoint,
@@ -113,7 +137,7 @@ def push_image(endpoint: str, repo: str, tag: str, *, crash: bool = False, regio
     except ecr.exceptions.RepositoryAlreadyExistsException:
         uri = ecr.describe_repositories(repositoryNames=[repo])["repositories"][0]["repositoryUri"]
     try:
-        ecr.put_image(repositoryName=repo, imageManifest=manifest(repo, tag, crash=crash), imageTag=tag)
+        ecr.put_image(repositoryName=repo, imageManifest=body, imageTag=tag)
     except ecr.exceptions.ImageAlreadyExistsException:
         pass  # this exact image already carries the tag: pushing twice is a no-op, as with docker push
     return f"{uri}:{tag}"
@@ -133,6 +157,16 @@ _EXITS_AT_START = Unrunnable(
     container_reason=None,
     exit_code=1,
 )
+
+
+def failed_elb_health_checks(target_group_arn: str) -> Unrunnable:
+    """Why ECS stops a running task whose target failed the health checks of `target_group_arn`."""
+    return Unrunnable(
+        stop_code="ServiceSchedulerInitiated",
+        reason=f"Task failed ELB health checks in (target-group {target_group_arn})",
+        container_reason=None,
+        exit_code=143,  # the scheduler's SIGTERM
+    )
 
 
 def check_image(image: str, *, account: str, region: str) -> ImageCheck:
@@ -165,21 +199,24 @@ def check_image(image: str, *, account: str, region: str) -> ImageCheck:
     annotations = json.loads(found.image_manifest).get("annotations") or {}
     if annotations.get(CRASH_ANNOTATION) == "true":
         return ImageCheck(digest=digest, unrunnable=_EXITS_AT_START)
-    return ImageCheck(digest=digest)
+    return ImageCheck(digest=digest, unhealthy=annotations.get(UNHEALTHY_ANNOTATION) == "true")
 
 
 def check_containers(containers: list[dict[str, Any]], *, account: str, region: str) -> Verdict:
     """Judge a task definition's containers: a pull failure of any container stops the task, an exit
-    only when the container is essential."""
+    only when the container is essential. Containers whose image is unhealthy are named in `unhealthy`."""
     digests: dict[str, str] = {}
+    unhealthy: set[str] = set()
     why: Unrunnable | None = None
     for container in containers:
         image = container.get("image", "")
         check = check_image(image, account=account, region=region)
         if check.digest:
             digests[image] = check.digest
+        if check.unhealthy:
+            unhealthy.add(container.get("name", ""))
         unrunnable = check.unrunnable
         fatal = unrunnable is not None and (unrunnable.exit_code is None or container.get("essential", True))
         if fatal and why is None:
             why = unrunnable
-    return Verdict(why, digests)
+    return Verdict(why, digests, frozenset(unhealthy))

@@ -12,6 +12,13 @@ ECS's rolling update does, in `rollout_seconds`:
           earlier deployment completed) a new PRIMARY on that deployment's task definition; without the
           circuit breaker ECS keeps relaunching tasks and the deployment stays IN_PROGRESS
 
+With load balancers (`ip` target groups) the tasks start halfway, register their IPs with targets
+`initial`, and their health checks conclude at rollout_seconds: targets `healthy`, then COMPLETED as
+above. An image pushed as unhealthy starts too, but its targets report `unhealthy`; when the checks
+conclude ECS stops the tasks ("Task failed ELB health checks in (target-group ARN)") and the rollout
+fails exactly as a crashing image's does (circuit breaker, rollback). A service without load balancers
+runs an unhealthy image like any other.
+
 Service events use ECS's wording, newest first. The simulation state of a service lives on the moto
 Service object itself, so `/moto-api/reset` forgets it together with the service. Every function here
 expects `LOCK` to be held: the ECS request handlers (`ecs.py`) and the ticker take it.
@@ -31,8 +38,8 @@ from moto.core.utils import utcnow
 from moto.ecs.models import EC2ContainerServiceBackend, Service, TaskDefinition, ecs_backends
 from moto.moto_api._internal import mock_random
 
-from cloudfauj.sandbox import tasks
-from cloudfauj.sandbox.images import Verdict, check_containers
+from cloudfauj.sandbox import elb, tasks
+from cloudfauj.sandbox.images import Unrunnable, Verdict, check_containers, failed_elb_health_checks
 from cloudfauj.sandbox.tasks import Placement, SandboxTask
 
 __all__ = ["LOCK", "on_create", "on_delete", "on_update", "tick"]
@@ -55,6 +62,14 @@ class Rollout:
     verdict: Verdict
     rollback: bool = False
     tasks: list[SandboxTask] = field(default_factory=list)
+    unhealthy_groups: tuple[str, ...] = ()  # target group ARNs where its tasks' targets fail health checks
+
+    @property
+    def why(self) -> Unrunnable | None:
+        """Why its tasks stop: they cannot run, or (load balancers) they fail their health checks."""
+        if self.verdict.unrunnable is None and self.unhealthy_groups:
+            return failed_elb_health_checks(self.unhealthy_groups[0])
+        return self.verdict.unrunnable
 
 
 @dataclass
@@ -124,7 +139,9 @@ def _launch(
     if count <= 0:
         return
     place = Placement(service, backend, rollout.task_definition, rollout.deployment_id)
-    started = tasks.launch(place, count, due=due, offset=len(rollout.tasks))
+    sim = sim_of(service)
+    check = sim.rollout_seconds / 2 if sim is not None and tasks.target_groups(service) else None
+    started = tasks.launch(place, count, due=due, offset=len(rollout.tasks), health_check=check)
     rollout.tasks.extend(started)
     _event(service, f"(service {service.name}) has started {len(started)} tasks: {_task_list(started)}.")
 
@@ -148,7 +165,19 @@ def _start_rollout(
     verdict = check_containers(
         td.container_definitions, account=service._account_id, region=service.region_name
     )
-    rollout = Rollout(deployment_id, td, due, verdict, rollback=rollback)
+    unhealthy = tuple(
+        balanced.group.arn
+        for balanced in tasks.target_groups(service)
+        if balanced.container is None or balanced.container in verdict.unhealthy
+    )
+    rollout = Rollout(
+        deployment_id,
+        td,
+        due,
+        verdict,
+        rollback=rollback,
+        unhealthy_groups=unhealthy if verdict.unhealthy else (),
+    )
     sim.rollouts[deployment_id] = rollout
     _launch(service, backend, rollout, service.desired_count, due)
 
@@ -214,8 +243,8 @@ def _trip(
     rollout: Rollout,
 ) -> None:
     """The circuit breaker: ECS relaunches failing tasks up to its threshold, then fails the deployment."""
-    why = rollout.verdict.unrunnable
-    assert why is not None  # only unrunnable rollouts trip the breaker
+    why = rollout.why
+    assert why is not None  # only rollouts whose tasks fail trip the breaker
     threshold = max(3, min(200, ceil(primary["desiredCount"] / 2)))
     retries = max(0, threshold - primary["failedTasks"])
     _launch(service, backend, rollout, retries, due=time.monotonic())
@@ -237,19 +266,44 @@ def _trip(
 
 
 def _advance(service: Service, rollout: Rollout, now: float) -> tuple[list[SandboxTask], list[SandboxTask]]:
-    """Start (or fail) the rollout's PENDING tasks whose time has come; returns (started, failed)."""
+    """Start (or fail) the rollout's PENDING tasks whose time has come, then conclude the health checks
+    that are due (targets healthy, or the tasks stopped); returns (started, failed)."""
     started: list[SandboxTask] = []
     failed: list[SandboxTask] = []
     why = rollout.verdict.unrunnable
+    unhealthy = frozenset(rollout.unhealthy_groups)
     for task in [t for t in rollout.tasks if t.status == "PENDING" and t.due <= now]:
         if why is None:
-            tasks.start(task, service, digests=rollout.verdict.digests)
+            tasks.start(task, service, digests=rollout.verdict.digests, unhealthy_groups=unhealthy)
             started.append(task)
         else:
             tasks.fail(task, service, why)
             rollout.tasks.remove(task)
             failed.append(task)
+    checked = [t for t in rollout.tasks if _checking(t) and t.health_due is not None and t.health_due <= now]
+    elb_failure = rollout.why if unhealthy else None
+    for task in checked:
+        if elb_failure is None:
+            tasks.passed_health_checks(task, service)
+        else:
+            tasks.fail(task, service, elb_failure)
+            rollout.tasks.remove(task)
+            failed.append(task)
+    if checked and elb_failure is not None:
+        for balanced in tasks.target_groups(service):
+            if balanced.group.arn in unhealthy:
+                _event(
+                    service,
+                    f"(service {service.name}) (port {balanced.port or balanced.group.port}) is unhealthy in "
+                    f"(target-group {balanced.group.arn}) due to (reason {elb.UNHEALTHY.description}).",
+                )
+        _announce_stopped(service, checked)
     return started, failed
+
+
+def _checking(task: SandboxTask) -> bool:
+    """Whether the task runs and its load balancer health checks have not concluded yet."""
+    return task.status == "RUNNING" and task.health_due is not None
 
 
 def _settled(deployment: dict[str, Any]) -> bool:
@@ -275,7 +329,12 @@ def _judge(
     elif failed:  # no circuit breaker: ECS keeps trying to reach the desired count
         _launch(service, backend, rollout, len(failed), now + sim.rollout_seconds)
         tasks.prune(service, backend, keep=STOPPED_KEPT)
-    elif state == "IN_PROGRESS" and now >= rollout.due and _settled(primary):
+    elif (
+        state == "IN_PROGRESS"
+        and now >= rollout.due
+        and _settled(primary)
+        and not any(_checking(t) for t in rollout.tasks)
+    ):
         _complete(service, backend, sim, primary)
     elif state == "COMPLETED" and started and _settled(primary):
         _event(service, f"(service {service.name}) has reached a steady state.")
@@ -285,7 +344,7 @@ def _busy(service: Service, sim: ServiceSim) -> bool:
     """Whether a step could change anything: a rollout in progress, or tasks waiting to start."""
     if service.deployments and service.deployments[0]["rolloutState"] == "IN_PROGRESS":
         return True
-    return any(t.status == "PENDING" for r in sim.rollouts.values() for t in r.tasks)
+    return any(t.status == "PENDING" or _checking(t) for r in sim.rollouts.values() for t in r.tasks)
 
 
 def _tick_service(service: Service, backend: EC2ContainerServiceBackend, sim: ServiceSim, now: float) -> bool:

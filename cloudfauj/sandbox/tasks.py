@@ -4,12 +4,15 @@ moto never launches tasks for a service. The rollout simulation (`rollout.py`) c
 `Task` objects stored in the ECS backend, so `list_tasks`/`describe_tasks` and the `tasks_*` waiters see
 them. A `SandboxTask` changes state only when the simulation says so: moto's state manager, which advances
 tasks on every describe, does not apply to it. Stopping a task releases its ENI (as ECS does) and removes
-its IP from the service's target groups; starting one registers it there (moto reports such targets
-healthy).
+its IP from the service's target groups; starting one registers it there. In a service with load
+balancers a started task's targets report `initial` until its health check is due (`health_due`), then
+`healthy` (`passed_health_checks`) — or, for an image pushed as unhealthy, `unhealthy` from the start
+(`elb.py` overrides moto, which reports every target healthy).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -18,11 +21,24 @@ from moto.core.utils import utcnow
 from moto.ec2.exceptions import InvalidNetworkInterfaceIdError, InvalidSubnetIdError
 from moto.ec2.models import ec2_backends
 from moto.ecs.models import Container, EC2ContainerServiceBackend, Service, Task, TaskDefinition
-from moto.elbv2.models import elbv2_backends
+from moto.elbv2.models import FakeTargetGroup, elbv2_backends
 
+from cloudfauj.sandbox import elb
 from cloudfauj.sandbox.images import Unrunnable
 
-__all__ = ["Placement", "SandboxTask", "count_cluster", "fail", "launch", "prune", "start", "stop"]
+__all__ = [
+    "Placement",
+    "SandboxTask",
+    "TargetGroup",
+    "count_cluster",
+    "fail",
+    "launch",
+    "passed_health_checks",
+    "prune",
+    "start",
+    "stop",
+    "target_groups",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,7 @@ class SandboxTask(Task):
     """A service task whose state only the rollout simulation changes."""
 
     due: float = 0.0  # monotonic time at which a PENDING task starts (or fails)
+    health_due: float | None = None  # with load balancers: when its targets' health checks conclude
     # What ECS reports and moto's Task lacks: set by this module, read by moto's serializer by name.
     created_at: datetime
     cpu: str | None
@@ -133,14 +150,19 @@ def _new_task(place: Placement, index: int) -> SandboxTask:
     )
 
 
-def launch(place: Placement, count: int, *, due: float, offset: int = 0) -> list[SandboxTask]:
-    """Create `count` PENDING tasks of the deployment and store them in moto's ECS backend."""
+def launch(
+    place: Placement, count: int, *, due: float, offset: int = 0, health_check: float | None = None
+) -> list[SandboxTask]:
+    """Create `count` PENDING tasks of the deployment and store them in moto's ECS backend. They are done
+    at `due`: without `health_check` they start then; with it (load balancers) they start `health_check`
+    seconds earlier and their health checks conclude at `due`."""
     tasks: list[SandboxTask] = []
     now = utcnow()
     for i in range(count):
         task = _new_task(place, offset + i)
         task.status = "PENDING"
-        task.due = due
+        task.due = due if health_check is None else due - health_check
+        task.health_due = None if health_check is None else due
         task.containers = _containers(place.task_definition)
         task.created_at = now
         task.cpu = place.task_definition.cpu
@@ -175,32 +197,58 @@ def _availability_zone(task: Task) -> str | None:
         return None
 
 
-def _target_groups(service: Service) -> list[tuple[str, int | None]]:
-    return [
-        (lb["targetGroupArn"], lb.get("containerPort"))
-        for lb in service.load_balancers or []
-        if lb.get("targetGroupArn")
-    ]
+@dataclass(frozen=True)
+class TargetGroup:
+    """One of the service's load balancers whose target group takes task IPs."""
+
+    group: FakeTargetGroup
+    port: int | None  # the container port
+    container: str | None  # the container name
 
 
-def _register(task: SandboxTask, service: Service, *, on: bool) -> None:
-    """Put the task's IP into (or take it out of) the service's `ip` target groups, as ECS does."""
+def target_groups(service: Service) -> list[TargetGroup]:
+    """The service's existing `ip` target groups: the only ones ECS registers Fargate tasks in."""
+    backend = elbv2_backends[service._account_id][service.region_name]
+    found = []
+    for lb in service.load_balancers or []:
+        group = backend.target_groups.get(lb.get("targetGroupArn") or "")
+        if group is not None and group.target_type == "ip":
+            found.append(TargetGroup(group, lb.get("containerPort"), lb.get("containerName")))
+    return found
+
+
+def _register(
+    task: SandboxTask, service: Service, *, on: bool, health: Callable[[FakeTargetGroup], elb.Health | None]
+) -> None:
+    """Put the task's IP into (or take it out of) the service's `ip` target groups, as ECS does, and set
+    the health its target reports there."""
     ip = _detail(task, "privateIPv4Address")
     if ip is None:
         return
-    backend = elbv2_backends[task._account_id][task.region_name]
-    for arn, port in _target_groups(service):
-        group = backend.target_groups.get(arn)
-        if group is None or group.target_type != "ip":
-            continue
+    for balanced in target_groups(service):
+        group = balanced.group
         if on:
-            group.register([{"Id": ip, "Port": port or group.port}])
+            group.register([{"Id": ip, "Port": balanced.port or group.port}])
+            elb.mark(group, ip, health(group))
         else:
             group.targets.pop(ip, None)
+            elb.mark(group, ip, None)
 
 
-def start(task: SandboxTask, service: Service, *, digests: dict[str, str]) -> None:
-    """PENDING → RUNNING: the images were pulled and the containers run."""
+def _unmarked(group: FakeTargetGroup) -> elb.Health | None:
+    return None
+
+
+def start(
+    task: SandboxTask,
+    service: Service,
+    *,
+    digests: dict[str, str],
+    unhealthy_groups: frozenset[str] = frozenset(),
+) -> None:
+    """PENDING → RUNNING: the images were pulled and the containers run. Its targets report `unhealthy`
+    in the target groups named (by ARN) in `unhealthy_groups`, `initial` in the others until
+    `passed_health_checks`; without a pending health check (`health_due`), moto's `healthy`."""
     now = utcnow()
     task.status = "RUNNING"
     task.pull_started_at = task.created_at
@@ -210,12 +258,25 @@ def start(task: SandboxTask, service: Service, *, digests: dict[str, str]) -> No
         container.last_status = "RUNNING"
         if container.image in digests:
             _loose(container).image_digest = digests[container.image]
-    _register(task, service, on=True)
+
+    def health(group: FakeTargetGroup) -> elb.Health | None:
+        if group.arn in unhealthy_groups:
+            return elb.UNHEALTHY
+        return elb.INITIAL if task.health_due is not None else None
+
+    _register(task, service, on=True, health=health)
+
+
+def passed_health_checks(task: SandboxTask, service: Service) -> None:
+    """The task's targets turn `healthy` (moto's own answer)."""
+    task.health_due = None
+    _register(task, service, on=True, health=_unmarked)
 
 
 def _release(task: SandboxTask, service: Service, now: datetime) -> None:
     """What ECS does to any stopping task: deregister it, then delete its ENI."""
-    _register(task, service, on=False)
+    task.health_due = None
+    _register(task, service, on=False, health=_unmarked)
     eni = _detail(task, "networkInterfaceId")
     if eni is not None:
         try:
@@ -245,7 +306,7 @@ def stop(
 def fail(task: SandboxTask, service: Service, why: Unrunnable) -> None:
     """Stop a task whose image could not be pulled or whose essential container exited."""
     now = utcnow()
-    if why.exit_code is not None:  # it did start, then exited
+    if why.exit_code is not None and task.status != "RUNNING":  # it did start, then exited
         task.pull_started_at, task.pull_stopped_at, task.started_at = task.created_at, now, now
     _release(task, service, now)
     task.stopped_reason = why.reason

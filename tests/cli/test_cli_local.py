@@ -32,8 +32,10 @@ def sandbox_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     calls: list[tuple[str, Any]] = []
     fake = types.ModuleType("cloudfauj.sandbox")
 
-    def push_image(endpoint: str, repo: str, tag: str, *, crash: bool = False, region: str = "") -> str:
-        calls.append(("push", (endpoint, repo, tag, crash, region)))
+    def push_image(
+        endpoint: str, repo: str, tag: str, *, crash: bool = False, unhealthy: bool = False, region: str = ""
+    ) -> str:
+        calls.append(("push", (endpoint, repo, tag, crash, unhealthy, region)))
         return f"123456789012.dkr.ecr.{region}.amazonaws.com/{repo}:{tag}"
 
     fake.push_image = push_image  # type: ignore[attr-defined]
@@ -93,7 +95,21 @@ def test_sandbox_push_prints_the_image_uri(cf: CF, server: Server, sandbox_calls
     r = cf("sandbox", "push", "web:v1", "--crash", "--endpoint", server.url, "--region", "eu-west-1")
     assert r.code == 0, str(r)
     assert r.out == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:v1\n"
-    assert sandbox_calls == [("push", (server.url, "web", "v1", True, "eu-west-1"))]
+    assert sandbox_calls == [("push", (server.url, "web", "v1", True, False, "eu-west-1"))]
+
+
+def test_sandbox_push_unhealthy_reaches_push_image(cf: CF, server: Server, sandbox_calls: list[Any]) -> None:
+    r = cf("sandbox", "push", "web:v2", "--unhealthy", "--endpoint", server.url)
+    assert r.code == 0, str(r)
+    assert sandbox_calls == [("push", (server.url, "web", "v2", False, True, "us-east-1"))]
+
+
+def test_sandbox_push_refuses_crash_with_unhealthy(cf: CF, server: Server, sandbox_calls: list[Any]) -> None:
+    r = cf("sandbox", "push", "web:v1", "--crash", "--unhealthy", "--endpoint", server.url)
+    assert r.code == 2, str(r)
+    assert "--crash and --unhealthy cannot be combined" in r.err
+    assert len(r.err.strip().splitlines()) == 1, str(r)
+    assert sandbox_calls == []
 
 
 def test_sandbox_push_refuses_a_bad_reference_and_a_missing_emulator(

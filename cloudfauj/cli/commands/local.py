@@ -93,6 +93,13 @@ def sandbox_push(
     crash: Annotated[
         bool, typer.Option("--crash", help="Its containers exit as soon as they start.")
     ] = False,
+    unhealthy: Annotated[
+        bool,
+        typer.Option(
+            "--unhealthy",
+            help="Its containers run, but its load-balancer targets fail their health checks.",
+        ),
+    ] = False,
     endpoint: Annotated[str, typer.Option("--endpoint", help="The emulator.")] = "http://127.0.0.1:4566",
     region: Annotated[str, typer.Option("--region")] = "us-east-1",
 ) -> None:
@@ -100,6 +107,10 @@ def sandbox_push(
     repo, sep, tag = image.rpartition(":")
     if not sep or not repo or not tag or "/" in tag:
         raise InputError(f"'{image}' is not REPO:TAG, e.g. web:v1.")
+    if crash and unhealthy:
+        raise InputError(
+            "--crash and --unhealthy cannot be combined: an image either crashes or runs unhealthy."
+        )
     try:
         httpx.get(endpoint, timeout=5)  # one clear sentence if nothing is there, before loading moto
     except httpx.HTTPError as e:
@@ -108,7 +119,7 @@ def sandbox_push(
         ) from e
     from cloudfauj.sandbox import push_image
 
-    typer.echo(push_image(endpoint, repo, tag, crash=crash, region=region))
+    typer.echo(push_image(endpoint, repo, tag, crash=crash, unhealthy=unhealthy, region=region))
 
 
 def version(output: OutputOpt = Format.table, server: ServerOpt = None, token: TokenOpt = None) -> None:
