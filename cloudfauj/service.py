@@ -94,14 +94,12 @@ class Service:
         """Checks that need stored state: environments exist, names don't collide, features exist."""
         problems: list[Problem] = []
         batch_envs = {d.manifest.metadata.name for d in docs if d.manifest.kind == "Environment"}
+        batch_domains = {d.manifest.metadata.name for d in docs if d.manifest.kind == "Domain"}
         for d in docs:
             m = d.manifest
-            if m.kind == "Domain":
-                problems.append(d.problem("kind", "custom domains are not available on this server yet"))
-            elif m.kind == "Environment" and getattr(m.spec, "domain", None):
-                problems.append(
-                    d.problem("spec.domain", "custom domains are not available on this server yet")
-                )
+            domain = getattr(m.spec, "domain", None) if m.kind == "Environment" else None
+            if domain and domain not in batch_domains:
+                problems += self._missing("Domain", domain, d, "spec.domain", "add the domain")
             elif m.kind == "Application":
                 problems += self._app_problems(d, batch_envs)
         if problems:
@@ -109,15 +107,10 @@ class Service:
 
     def _app_problems(self, d: ParsedDocument, batch_envs: set[str]) -> list[Problem]:
         env, name = d.manifest.metadata.env or "", d.manifest.metadata.name
-        stored = self.store.get_object("Environment", None, env)
-        if env not in batch_envs and (stored is None or stored.deleting):
-            state = "is being deleted" if stored else "does not exist"
-            return [
-                d.problem(
-                    "metadata.env",
-                    f"environment '{env}' {state}; apply the environment first or in the same batch",
-                )
-            ]
+        if env not in batch_envs:
+            missing = self._missing("Environment", env, d, "metadata.env", "apply the environment")
+            if missing:
+                return missing
         key = app_collision_key(env, name)
         for other in self.store.list_objects("Application"):
             if (other.env, other.name) != (env, name) and app_collision_key(
@@ -131,6 +124,14 @@ class Service:
                     )
                 ]
         return []
+
+    def _missing(self, kind: str, name: str, d: ParsedDocument, field: str, fix: str) -> list[Problem]:
+        """A problem when the referenced object is neither stored nor being kept (it is being deleted)."""
+        stored = self.store.get_object(kind, None, name)
+        if stored is not None and not stored.deleting:
+            return []
+        state = "is being deleted" if stored else "does not exist"
+        return [d.problem(field, f"{kind.lower()} '{name}' {state}; {fix} first or in the same batch")]
 
     # -- objects -----------------------------------------------------------------------------------
     def list_objects(self, kind: str, *, env: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -170,11 +171,16 @@ class Service:
                 )
             targets += [("Application", a.env, a.name) for a in apps]
         elif kind == "Domain":
-            users = [e.name for e in self.store.list_objects("Environment") if e.spec.get("domain") == name]
-            if users:
+            envs = [e for e in self.store.list_objects("Environment") if e.spec.get("domain") == name]
+            if envs and not cascade:
+                users = ", ".join(sorted(e.name for e in envs))
                 raise Conflict(
-                    f"Domain '{name}' is used by environments {', '.join(users)}; delete them first."
+                    f"Domain '{name}' is used by environments ({users}); delete them first, "
+                    "or pass --cascade to delete them and their applications with it."
                 )
+            for e in envs:
+                apps = self.store.list_objects("Application", env=e.name)
+                targets += [("Application", a.env, a.name) for a in apps] + [("Environment", None, e.name)]
         targets.append((kind, env if kind == "Application" else None, name))
         records = []
         for t_kind, t_env, t_name in targets:

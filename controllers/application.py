@@ -19,6 +19,7 @@ from cloudfauj.manifests import fargate_size
 from controllers import naming
 from controllers.base import Change, Context, Done, Result, Wait
 from controllers.rollout import RolloutTracker
+from controllers.routing import Routing
 
 __all__ = ["ApplicationController"]
 
@@ -35,6 +36,7 @@ def _env_outputs(ctx: Context) -> dict[str, Any]:
     return outputs
 
 
+HEALTH_CHECK_GRACE_SECONDS = 60
 _ENV_GONE = frozenset(
     {"InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound", "ClusterNotFoundException"}
 )
@@ -71,16 +73,19 @@ class SecurityGroup:
             return None
         sg = sorted(groups, key=lambda g: g["GroupId"])[0]
         rules = sorted(
-            (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r["CidrIp"])
+            (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), source)
             for p in sg.get("IpPermissions", [])
-            for r in p.get("IpRanges", [])
+            for source in [r["CidrIp"] for r in p.get("IpRanges", [])]
+            + [g["GroupId"] for g in p.get("UserIdGroupPairs", [])]
         )
         return {"id": sg["GroupId"], "ingress": rules}
 
     @staticmethod
-    def desired(spec: dict[str, Any]) -> list[tuple[str, int, int, str]]:
+    def desired(spec: dict[str, Any], env: dict[str, Any]) -> list[tuple[str, int, int, str]]:
+        """The app port, open to the world, or only to the load balancer when the env has one (upstream
+        opened it to the world either way, so traffic could bypass TLS)."""
         port = spec["resources"]["network"]["bind_port"]
-        return [("tcp", port, port, "0.0.0.0/0")]
+        return [("tcp", port, port, env.get("alb_security_group_id") or "0.0.0.0/0")]
 
     def diff(self, desired: list[tuple[Any, ...]], observed: dict[str, Any] | None) -> list[Change]:
         if observed is None:
@@ -94,7 +99,7 @@ class SecurityGroup:
         return []
 
     def apply(self, ctx: Context, env: dict[str, Any], observed: dict[str, Any] | None) -> str:
-        desired = self.desired(ctx.obj.spec)
+        desired = self.desired(ctx.obj.spec, env)
         if observed is None:
             name = naming.app_security_group(ctx.installation_id, ctx.obj.env or "", ctx.obj.name)
             sg = ctx.mutate(
@@ -136,13 +141,11 @@ class SecurityGroup:
 
 
 def _permission(rule: tuple[Any, ...]) -> dict[str, Any]:
-    protocol, low, high, cidr = rule
-    return {
-        "IpProtocol": protocol,
-        "FromPort": low,
-        "ToPort": high,
-        "IpRanges": [{"CidrIp": cidr, "Description": "application port"}],
-    }
+    protocol, low, high, source = rule
+    permission = {"IpProtocol": protocol, "FromPort": low, "ToPort": high}
+    if source.startswith("sg-"):
+        return permission | {"UserIdGroupPairs": [{"GroupId": source, "Description": "load balancer"}]}
+    return permission | {"IpRanges": [{"CidrIp": source, "Description": "application port"}]}
 
 
 class TaskDefinition:
@@ -270,8 +273,23 @@ class Service:
         return dict(svc)
 
     @staticmethod
-    def desired(ctx: Context, env: dict[str, Any], td_arn: str, sg_id: str) -> dict[str, Any]:
+    def desired(
+        ctx: Context, env: dict[str, Any], td_arn: str, sg_id: str, tg_arn: str | None
+    ) -> dict[str, Any]:
+        port = ctx.obj.spec["resources"]["network"]["bind_port"]
+        balancers = (
+            [
+                {
+                    "targetGroupArn": tg_arn,
+                    "containerName": naming.container(ctx.obj.name),
+                    "containerPort": port,
+                }
+            ]
+            if tg_arn
+            else []
+        )
         return {
+            "loadBalancers": balancers,
             "taskDefinition": td_arn,
             "desiredCount": ctx.obj.spec.get("replicas", 1),
             "subnets": sorted(env["subnet_ids"]),
@@ -285,6 +303,10 @@ class Service:
         vpc = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
         breaker = svc.get("deploymentConfiguration", {}).get("deploymentCircuitBreaker")
         return {
+            "loadBalancers": [
+                {k: lb.get(k) for k in ("targetGroupArn", "containerName", "containerPort")}
+                for lb in svc.get("loadBalancers", [])
+            ],
             "taskDefinition": svc.get("taskDefinition"),
             "desiredCount": svc.get("desiredCount"),
             "subnets": sorted(vpc.get("subnets", [])),
@@ -305,6 +327,7 @@ class Service:
     ) -> None:
         name = naming.service(ctx.obj.name)
         params: dict[str, Any] = {
+            "loadBalancers": desired["loadBalancers"],
             "taskDefinition": desired["taskDefinition"],
             "desiredCount": desired["desiredCount"],
             "networkConfiguration": {
@@ -320,6 +343,8 @@ class Service:
                 "deploymentCircuitBreaker": desired["circuitBreaker"],
             },
         }
+        if desired["loadBalancers"]:
+            params["healthCheckGracePeriodSeconds"] = HEALTH_CHECK_GRACE_SECONDS
         if observed is None:
             ctx.mutate(
                 "ecs",
@@ -359,6 +384,7 @@ class ApplicationController:
             Service(),
             RolloutTracker(),
         )
+        self.routing = Routing()
 
     def _observe(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any]:
         td_desired = self.td.desired(ctx, env)
@@ -368,15 +394,20 @@ class ApplicationController:
             "td_desired": td_desired,
             "td": self.td.observe(ctx, td_desired, service.get("taskDefinition") if service else None),
             "service": service,
+            "routing": self.routing.observe(ctx, env) if env.get("https_listener_arn") else None,
         }
 
     def _changes(self, ctx: Context, env: dict[str, Any], seen: dict[str, Any]) -> list[Change]:
-        changes = self.sg.diff(self.sg.desired(ctx.obj.spec), seen["sg"])
+        changes = self.sg.diff(self.sg.desired(ctx.obj.spec, env), seen["sg"])
         td_changes = self.td.diff(seen["td_desired"], seen["td"])
         changes += td_changes
         td_arn = seen["td"]["arn"] if seen["td"] and not td_changes else "(new revision)"
         sg_id = seen["sg"]["id"] if seen["sg"] else "(new security group)"
-        changes += self.service.diff(self.service.desired(ctx, env, td_arn, sg_id), seen["service"])
+        tg_arn = None
+        if seen["routing"] is not None:
+            changes += self.routing.diff(ctx, env, seen["routing"])
+            tg_arn = (seen["routing"]["tg"] or {}).get("arn", "(new target group)")
+        changes += self.service.diff(self.service.desired(ctx, env, td_arn, sg_id, tg_arn), seen["service"])
         return changes
 
     def plan(self, ctx: Context) -> list[Change]:
@@ -396,19 +427,28 @@ class ApplicationController:
         seen = self._observe(ctx, env)
         sg_id = (
             self.sg.apply(ctx, env, seen["sg"])
-            if self.sg.diff(self.sg.desired(ctx.obj.spec), seen["sg"])
+            if self.sg.diff(self.sg.desired(ctx.obj.spec, env), seen["sg"])
             else seen["sg"]["id"]
         )
+        tg_arn = None
+        if seen["routing"] is not None:
+            tg_arn = (
+                self.routing.apply(ctx, env, seen["routing"])
+                if self.routing.diff(ctx, env, seen["routing"])
+                else seen["routing"]["tg"]["arn"]
+            )
         td_arn = (
             self.td.register(ctx, seen["td_desired"])
             if self.td.diff(seen["td_desired"], seen["td"])
             else seen["td"]["arn"]
         )
-        desired = self.service.desired(ctx, env, td_arn, sg_id)
+        desired = self.service.desired(ctx, env, td_arn, sg_id, tg_arn)
         if self.service.diff(desired, seen["service"]):
             self.service.apply(ctx, env["cluster_arn"], desired, seen["service"])
             ctx.emit("info", f"Rolling out {ctx.obj.spec['image']} ({td_arn.split('/')[-1]}).")
         ctx.progress["rollout_task_definition"] = td_arn
+        if tg_arn:
+            ctx.progress["target_group"] = tg_arn
         return self._track(ctx, env, td_arn)
 
     def _track(self, ctx: Context, env: dict[str, Any], td_arn: str) -> Result:
@@ -420,6 +460,17 @@ class ApplicationController:
                 f"ECS service {ctx.obj.name} disappeared during the rollout; recreating it.", delay=1
             )
         state = self.tracker.evaluate(ctx, env["cluster_arn"], svc, td_arn)
+        tg_arn = ctx.progress.get("target_group")
+        if state.done and tg_arn:
+            counts = self.routing.health(ctx, tg_arn)
+            wanted = ctx.obj.spec.get("replicas", 1)
+            if counts.get("healthy", 0) < wanted:
+                seen = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none registered"
+                return Wait(
+                    f"Waiting for {wanted} healthy load-balancer targets ({seen}).",
+                    delay=ctx.settings.rollout_poll_seconds,
+                    event_type="rollout",
+                )
         if state.done:
             return Done(outputs=self._outputs(ctx, env, svc, td_arn), message=state.message)
         return Wait(
@@ -438,6 +489,9 @@ class ApplicationController:
             "task_definition_arn": td_arn,
             "image": ctx.obj.spec["image"],
             "log_group": env.get("log_group"),
+            "url": f"https://{naming.hostname(ctx.obj.env or '', ctx.obj.name, env['domain'])}"
+            if env.get("domain")
+            else None,
         }
 
     def finalize(self, ctx: Context) -> Result:
@@ -447,6 +501,8 @@ class ApplicationController:
             svc = self.service.observe(ctx, env["cluster_arn"])
             if svc is not None:
                 self.service.delete(ctx, env["cluster_arn"], svc)
+        if env.get("https_listener_arn") or env.get("zone_id"):
+            self.routing.delete(ctx, env)
         self.td.delete_all(ctx, naming.task_family(ctx.installation_id, ctx.obj.env or "", ctx.obj.name))
         if env.get("vpc_id"):
             sg = self.sg.observe(ctx, env)

@@ -83,7 +83,7 @@ class Context:
     record: Record | None
     aws: Gateway
     lookup: Callable[[str, str | None, str], StoredObject | None]
-    children: Callable[[str], list[StoredObject]]  # the applications of an environment
+    dependents: Callable[[], list[StoredObject]]  # objects built on this one (an env's apps, a domain's envs)
     emit: Callable[..., None]  # emit(type, message, action=, resource=, request_id=)
     progress: dict[str, Any]  # persisted with the record between attempts
     settings: Any

@@ -13,6 +13,7 @@ from cloudfauj.aws import AwsError, as_ec2, as_ecs, from_aws, is_owned
 from cloudfauj.errors import PermanentError
 from controllers import naming
 from controllers.base import Change, Context, Done, Result, Wait
+from controllers.loadbalancer import LoadBalancing, domain_outputs
 from controllers.network import InternetGateway, RouteTable, Subnets, Vpc
 
 __all__ = ["EnvironmentController"]
@@ -219,6 +220,7 @@ class EnvironmentController:
     def __init__(self) -> None:
         self.vpc, self.igw, self.subnets, self.routes = Vpc(), InternetGateway(), Subnets(), RouteTable()
         self.cluster, self.role, self.logs = Cluster(), ExecutionRole(), LogGroup()
+        self.lb = LoadBalancing()
 
     def _walk(self, ctx: Context, act: bool) -> tuple[list[Change], dict[str, Any]]:
         """Observe and diff every sub-resource in order; with `act`, fix each before moving on."""
@@ -251,7 +253,26 @@ class EnvironmentController:
             self.routes.diff(routes, state.get("igw_id"), state.get("subnet_ids", [])),
             lambda: self.routes.apply(ctx, state, routes),
         )
-        return changes + self._compute(ctx, state, act), state
+        changes += self._compute(ctx, state, act)
+        return changes + self._load_balancing(ctx, state, act), state
+
+    def _load_balancing(self, ctx: Context, state: dict[str, Any], act: bool) -> list[Change]:
+        """With a domain: the ALB and its listeners. Without one: remove them if a domain was dropped."""
+        observed = self.lb.observe(ctx, state)
+        domain = ctx.obj.spec.get("domain")
+        if not domain:
+            if observed["alb"] is None and observed["sg"] is None:
+                return []
+            if act:
+                self.lb.delete(ctx, observed)
+            return [Change("load-balancer", "delete")]
+        dom = domain_outputs(ctx, domain)
+        changes = self.lb.diff(observed, dom["certificate_arn"])
+        if act and changes:
+            self.lb.apply(ctx, state, observed, dom["certificate_arn"])
+            observed = self.lb.observe(ctx, state)
+        state["lb"] = {**self.lb.outputs(observed), "domain": domain, "zone_id": dom["zone_id"]}
+        return changes
 
     def _compute(self, ctx: Context, state: dict[str, Any], act: bool) -> list[Change]:
         changes: list[Change] = []
@@ -284,15 +305,20 @@ class EnvironmentController:
                 "execution_role_arn": state.get("execution_role_arn"),
                 "log_group": state.get("log_group"),
                 "region": ctx.aws.region,
+                **state.get("lb", {}),
             }
         )
 
     def finalize(self, ctx: Context) -> Result:
-        apps = ctx.children(ctx.obj.name)
+        apps = ctx.dependents()
         if apps:
             names = ", ".join(sorted(a.name for a in apps))
             return Wait(f"waiting for the environment's applications to be deleted: {names}", delay=2)
         state: dict[str, Any] = {}
+        self.vpc.observe(ctx, state)
+        balancing = self.lb.observe(ctx, state)
+        if balancing["alb"] is not None or balancing["sg"] is not None:
+            self.lb.delete(ctx, balancing)
         for sub in (self.logs, self.role, self.cluster):
             observed = sub.observe(ctx, state)
             if observed is not None:

@@ -157,7 +157,7 @@ class OutcomeWriter:
                 phase=str(Phase.READY),
                 observed_generation=record.generation,
                 message=outcome.message,
-                outputs={**(fresh or obj).status.get("outputs", {}), **outcome.outputs},
+                outputs=outcome.outputs or (fresh or obj).status.get("outputs", {}),  # complete: replaces
                 conditions=condition(conditions, "Ready", True, "Reconciled", outcome.message, stamp),
             )
             status["conditions"] = condition(status["conditions"], "Drifted", False, "InSync", None, stamp)

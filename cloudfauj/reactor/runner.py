@@ -26,9 +26,18 @@ from cloudfauj.settings import Settings
 from cloudfauj.store import Store
 from controllers.base import Context, Controller, Done
 
-__all__ = ["Reactor"]
+__all__ = ["Reactor", "dependents"]
 
 log = logging.getLogger("cloudfauj.reactor")
+
+
+def dependents(store: Store, obj: StoredObject) -> list[StoredObject]:
+    """Objects built on `obj`: an environment's applications, the environments using a domain."""
+    if obj.kind == "Environment":
+        return store.list_objects("Application", env=obj.name)
+    if obj.kind == "Domain":
+        return [e for e in store.list_objects("Environment") if e.spec.get("domain") == obj.name]
+    return []
 
 
 class Reactor:
@@ -162,6 +171,10 @@ class Reactor:
         self._failures.pop(obj.key, None)
         if outcome.kind == "waiting":
             return outcome.delay
+        if outcome.kind == "done" and not obj.deleting:
+            # What is built on this object reads its outputs: let it compare itself with them again.
+            for dependent in dependents(self.store, obj):
+                self.enqueue(dependent.key)
         return None
 
     def _context(self, obj: StoredObject, record: Record | None) -> Context:
@@ -176,7 +189,7 @@ class Reactor:
             record=record,
             aws=self.aws,
             lookup=self.store.get_object,
-            children=lambda env: self.store.list_objects("Application", env=env),
+            dependents=lambda: dependents(self.store, obj),
             emit=emit,
             progress=dict(record.progress) if record else {},
             settings=self.settings,

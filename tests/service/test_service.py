@@ -81,10 +81,26 @@ def test_apps_whose_aws_names_collide_with_a_stored_app_are_refused(h: Harness) 
     assert "my_app" in e.value.message
 
 
-def test_custom_domains_are_refused_until_they_are_supported(h: Harness) -> None:
+DOMAIN = "name: example.com\ndns_service: aws_route53\ncert_authority: aws_acm\n"
+DOMAIN_ENV = ENV + "domain: example.com\nload_balancer: aws_alb\n"
+
+
+def test_an_environment_needs_its_domain_stored_or_in_the_same_batch(h: Harness) -> None:
     with pytest.raises(InvalidInput) as e:
-        h.apply("name: example.com\ndns_service: aws_route53\ncert_authority: aws_acm\n")
-    assert "not available" in e.value.message
+        h.apply(DOMAIN_ENV)
+    assert "domain 'example.com' does not exist" in e.value.message and "line 4" in e.value.message
+    out = h.apply(DOMAIN + "---\n" + DOMAIN_ENV)
+    assert [o["kind"] for o in out["objects"]] == ["Domain", "Environment"]
+
+
+def test_deleting_a_domain_in_use_names_the_environments_and_cascade_deletes_them(h: Harness) -> None:
+    h.apply(DOMAIN + "---\n" + DOMAIN_ENV)
+    h.apply(APP, env="staging", image=IMAGE)
+    with pytest.raises(Conflict) as e:
+        h.service.delete_object("Domain", "example.com")
+    assert "staging" in e.value.message and "--cascade" in e.value.message
+    out = h.service.delete_object("Domain", "example.com", cascade=True)
+    assert [r["kind"] for r in out["records"]] == ["Application", "Environment", "Domain"]
 
 
 def test_deleting_an_environment_with_applications_needs_cascade(h: Harness) -> None:
