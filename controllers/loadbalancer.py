@@ -279,6 +279,7 @@ class LoadBalancing:
                 LoadBalancerArn=observed["alb"]["arn"],
             )
         if observed["sg"] is not None:
+            self._release_references(ctx, observed["sg"]["id"])
             try:
                 ctx.mutate(
                     "ec2",
@@ -293,3 +294,34 @@ class LoadBalancing:
                     ) from e
                 if not e.code.endswith("NotFound"):
                     raise
+
+    @staticmethod
+    def _release_references(ctx: Context, group_id: str) -> None:
+        """Revoke the rules of our own groups (the apps' ones) that admit the load balancer's group: AWS
+        refuses to delete a group another group's rule refers to, and the apps open their port to the
+        world again when they next converge without a load balancer."""
+        groups = ctx.aws.paginate(
+            "ec2",
+            "describe_security_groups",
+            "SecurityGroups",
+            Filters=[{"Name": "tag:cloudfauj:managed-by", "Values": [ctx.installation_id]}],
+        )
+        for group in groups:
+            if group["GroupId"] == group_id:
+                continue
+            referring = [
+                {
+                    **{k: p[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in p},
+                    "UserIdGroupPairs": pairs,
+                }
+                for p in group.get("IpPermissions", [])
+                if (pairs := [g for g in p.get("UserIdGroupPairs", []) if g["GroupId"] == group_id])
+            ]
+            if referring:
+                ctx.mutate(
+                    "ec2",
+                    "revoke_security_group_ingress",
+                    resource=f"security-group {group['GroupId']}",
+                    GroupId=group["GroupId"],
+                    IpPermissions=referring,
+                )

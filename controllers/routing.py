@@ -228,13 +228,7 @@ class Routing:
         if env.get("zone_id"):
             record = self._record(ctx, env)
             if record is not None:
-                ctx.mutate(
-                    "route53",
-                    "change_resource_record_sets",
-                    resource=f"dns-record {hostname(ctx, env)}",
-                    HostedZoneId=env["zone_id"],
-                    ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": record["set"]}]},
-                )
+                self._delete_record(ctx, env, record)
         if env.get("https_listener_arn"):
             rule = self._rule(ctx, env)
             if rule is not None:
@@ -243,18 +237,63 @@ class Routing:
                 )
         tg = self._target_group(ctx)
         if tg is not None:
+            self._delete_target_group(ctx, tg)
+
+    def _delete_record(self, ctx: Context, where: dict[str, Any], record: dict[str, Any]) -> None:
+        ctx.mutate(
+            "route53",
+            "change_resource_record_sets",
+            resource=f"dns-record {hostname(ctx, where)}",
+            HostedZoneId=where["zone_id"],
+            ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": record["set"]}]},
+        )
+
+    @staticmethod
+    def _delete_target_group(ctx: Context, tg: dict[str, Any]) -> None:
+        try:
+            ctx.mutate(
+                "elbv2", "delete_target_group", resource=f"target-group {tg['arn']}", TargetGroupArn=tg["arn"]
+            )
+        except AwsError as e:
+            if e.code == "ResourceInUse":
+                raise TemporaryError("The target group is still in use; waiting.", delay=5) from e
+            if e.code != "TargetGroupNotFound":
+                raise
+
+    # -- leftovers of an earlier routing -----------------------------------------------------------
+    def leftovers(self, ctx: Context, env: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+        """What the app's earlier routing left that the environment no longer has: the target group once
+        the environment lost its load balancer, the DNS record once it lost (or changed) its domain. The
+        rule went with the load balancer's listener. `previous` is the app's last outputs."""
+        found: dict[str, Any] = {}
+        if not env.get("https_listener_arn"):
+            found["tg"] = self._target_group(ctx)
+        old = {"zone_id": previous.get("zone_id"), "domain": previous.get("domain")}
+        if old["zone_id"] and old["domain"] and old != {k: env.get(k) for k in old}:
             try:
-                ctx.mutate(
-                    "elbv2",
-                    "delete_target_group",
-                    resource=f"target-group {tg['arn']}",
-                    TargetGroupArn=tg["arn"],
-                )
+                record = self._record(ctx, old)
             except AwsError as e:
-                if e.code == "ResourceInUse":
-                    raise TemporaryError("The target group is still in use; waiting.", delay=5) from e
-                if e.code != "TargetGroupNotFound":
+                if e.code != "NoSuchHostedZone":  # the domain went too, and its zone with it
                     raise
+                record = None
+            if record is not None:
+                found["record"] = {**record, **old}
+        return {k: v for k, v in found.items() if v is not None}
+
+    @staticmethod
+    def diff_leftovers(ctx: Context, leftovers: dict[str, Any]) -> list[Change]:
+        changes = []
+        if "record" in leftovers:
+            changes.append(Change(f"dns-record {hostname(ctx, leftovers['record'])}", "delete"))
+        if "tg" in leftovers:
+            changes.append(Change(f"target-group {leftovers['tg']['arn']}", "delete"))
+        return changes
+
+    def delete_leftovers(self, ctx: Context, leftovers: dict[str, Any]) -> None:
+        if "record" in leftovers:
+            self._delete_record(ctx, leftovers["record"], leftovers["record"])
+        if "tg" in leftovers:
+            self._delete_target_group(ctx, leftovers["tg"])
 
     # -- health ----------------------------------------------------------------------------------
     @staticmethod

@@ -10,7 +10,7 @@ internals are stable):
   ACTIVE service of that name: "Creation of service was not idempotent."; launchType together with
   capacityProviderStrategy; awsvpc without networkConfiguration) and starts the first rollout;
 - update_service refuses an INACTIVE service, stores the task definition as an ARN, starts a rollout
-  when the revision changes or forceNewDeployment is set, otherwise scales;
+  when the revision or the load balancers change or forceNewDeployment is set, otherwise scales;
 - delete_service stops the service's tasks;
 - list_tasks honours serviceName, matches the cluster exactly and (as ECS) defaults to desiredStatus
   RUNNING; describe_tasks matches exactly and no longer advances tasks on every call.
@@ -167,9 +167,10 @@ def _update_service(original: Callable[..., Service]) -> Callable[..., Service]:
             force = bool(props.pop("force_new_deployment", False))  # moto would only rename the deployment
             td_str = props.get("task_definition")
             td_arn = self.describe_task_definition(td_str).arn if td_str else None
-            old_desired, old_config = (
+            old_desired, old_config, old_balancers = (
                 service.desired_count,
                 getattr(service, "deployment_configuration", None),
+                list(service.load_balancers or []),
             )
             original(self, props)
             if td_arn:
@@ -179,7 +180,12 @@ def _update_service(original: Callable[..., Service]) -> Callable[..., Service]:
             if props.get("capacity_provider_strategy"):
                 service.launch_type = None
             deployed = service.deployments[0]["taskDefinition"] if service.deployments else None
-            redeploy = force or (td_arn is not None and td_arn != deployed)
+            # like ECS: a new task definition or new load balancers start a deployment
+            balancers_changed = (
+                props.get("load_balancers") is not None
+                and list(service.load_balancers or []) != old_balancers
+            )
+            redeploy = force or balancers_changed or (td_arn is not None and td_arn != deployed)
             rollout.on_update(service, self, redeploy=redeploy, old_desired=old_desired)
             return service
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import MANIFESTS, Stack
+from tests.e2e.harness import MANIFESTS, Stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +139,54 @@ def test_a_deployment_whose_targets_fail_health_checks_fails_and_rolls_back(stac
     assert last["status"] == "failed" and "health" in last["reason"].lower(), last
     (svc,) = st.services("production")
     assert st.image_of(svc) == good
+
+
+def test_dropping_and_restoring_an_environments_domain_moves_its_apps_off_and_back_onto_the_alb(
+    stack: Stack,
+) -> None:
+    st = stack
+    assert st.cf("domain", "add", str(MANIFESTS / "example.com.yml")).code == 0
+    with_domain = MANIFESTS / "cf-env-production.yml"
+    assert st.cf("env", "create", "--config", str(with_domain)).code == 0
+    assert deploy(st, "api", st.push("api", "v1")).code == 0
+    (domain,) = st.cf_json("get", "domains")
+    zone = domain["status"]["outputs"]["zone_id"]
+
+    def aliases() -> set[str]:
+        records = st.aws("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        return {r["Name"] for r in records if r["Type"] == "A"}
+
+    def settled() -> dict[str, Any] | None:
+        (app,) = st.cf_json("get", "applications")
+        records = st.cf_json("get", "records")
+        busy = [r for r in records if r["status"] in ("pending", "running")]
+        return None if busy or app["status"]["phase"] != "ready" else app
+
+    without = st.workdir / "production.yml"
+    without.write_text("name: production\nnetwork: aws\norchestrator: aws_ecs_fargate\n")
+    assert st.cf("env", "create", "--config", str(without)).code == 0
+    app = wait_for(settled, what="the app to converge without the load balancer")
+    assert app["status"]["outputs"]["url"] is None
+    elb = st.aws("elbv2")
+    assert elb.describe_load_balancers()["LoadBalancers"] == []
+    assert elb.describe_target_groups()["TargetGroups"] == []
+    assert aliases() == set()
+    (svc,) = st.services("production")
+    assert svc["loadBalancers"] == []
+    sg = st.aws("ec2").describe_security_groups(Filters=[{"Name": "tag:cloudfauj:app", "Values": ["api"]}])[
+        "SecurityGroups"
+    ][0]
+    assert [(p["FromPort"], [r["CidrIp"] for r in p["IpRanges"]]) for p in sg["IpPermissions"]] == [
+        (8080, ["0.0.0.0/0"])
+    ]
+
+    assert st.cf("env", "create", "--config", str(with_domain)).code == 0
+    app = wait_for(
+        lambda: (a := settled()) and a["status"]["outputs"]["url"] and a, what="the app back on the ALB"
+    )
+    assert app["status"]["outputs"]["url"] == "https://production-api.example.com"
+    assert aliases() == {"production-api.example.com."}
+    assert len(elb.describe_target_groups()["TargetGroups"]) == 1
+
+    assert st.cf("delete", "domain", "example.com", "--cascade").code == 0
+    assert st.tagged() == []
