@@ -124,6 +124,7 @@ class Record:
     image: str | None = None
     image_digest: str | None = None
     progress: dict[str, Any] = field(default_factory=dict)  # controller bookkeeping (e.g. ECS deployment id)
+    cancel_requested: str | None = None  # who asked `cloudfauj cancel` for this record, until it ends
 
     @property
     def terminal(self) -> bool:

@@ -84,7 +84,9 @@ def _serve(
         f"cloudfauj: managing AWS account {me.account} in {me.region}{where} (installation {installation})"
     )
     reactor = Reactor(store, aws, settings, CONTROLLERS)
-    service = Service(store, settings, enqueue=reactor.enqueue, ready=lambda: reactor.ready)
+    service = Service(
+        store, settings, enqueue=reactor.enqueue, ready=lambda: reactor.ready, aws=aws, plan=reactor.plan
+    )
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:

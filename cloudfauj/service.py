@@ -7,17 +7,23 @@ only then is the object's key handed to the reactor.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from cloudfauj import __version__
-from cloudfauj.errors import Conflict, InvalidInput, NotFound, Problem
+from cloudfauj import __version__, plans
+from cloudfauj.aws import Gateway, ecr
+from cloudfauj.errors import CloudfaujError, Conflict, InvalidInput, NotFound, Problem
+from cloudfauj.logs import Cursor, log_group_of, read_app_logs
 from cloudfauj.manifests import ParsedDocument, Source, app_collision_key, parse_sources
-from cloudfauj.records import Cause, object_key
+from cloudfauj.records import Cause, Record, RecordStatus, StoredObject, object_key, utcnow
 from cloudfauj.settings import Settings
 from cloudfauj.store import Desired, Store
+from controllers.base import Change
 
 __all__ = ["Service"]
+
+log = logging.getLogger("cloudfauj.service")
 
 
 class Service:
@@ -30,9 +36,14 @@ class Service:
         *,
         enqueue: Callable[[str], None],
         ready: Callable[[], bool],
+        aws: Gateway | None = None,
+        plan: Callable[[StoredObject], list[Change]] | None = None,
     ) -> None:
+        """`aws` serves the read-only lookups (image digests, logs); `plan` is the reactor's observe-and-diff
+        of an object without acting (for `diff` and dry runs). Both are absent in unit tests of the store."""
         self.store, self.settings = store, settings
         self._enqueue, self._ready = enqueue, ready
+        self.aws, self._plan = aws, plan
         self.installation_id = store.installation_id()
 
     def ready(self) -> bool:
@@ -57,7 +68,7 @@ class Service:
                 kind=d.manifest.kind,
                 name=d.manifest.metadata.name,
                 env=d.manifest.metadata.env,
-                spec=d.manifest.spec.model_dump(mode="json"),
+                spec=self._pin_image(d.manifest.spec.model_dump(mode="json")),
                 image=getattr(d.manifest.spec, "image", None),
             )
             for d in docs
@@ -89,6 +100,20 @@ class Service:
             ],
             "records": [w.record.to_dict(events=[]) for w in written if w.record],
         }
+
+    def _pin_image(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Record the digest an application's image tag points at now (this account's ECR only): the
+        digest is part of what is deployed, so a re-pushed tag is a new generation and the same digest
+        again is not. An image that cannot be found is not an input error: the deployment's pre-flight
+        fails with the reason."""
+        if "image" not in spec or self.aws is None:
+            return spec
+        try:
+            found = ecr.resolve(self.aws, spec["image"])
+        except CloudfaujError as e:  # AWS unreachable for now: deploy the tag as written
+            log.warning("could not resolve %s: %s", spec["image"], e.message)
+            return spec
+        return {**spec, "image_digest": found.digest} if found.digest else spec
 
     def _check_references(self, docs: list[ParsedDocument]) -> None:
         """Checks that need stored state: environments exist, names don't collide, features exist."""
@@ -132,6 +157,28 @@ class Service:
             return []
         state = "is being deleted" if stored else "does not exist"
         return [d.problem(field, f"{kind.lower()} '{name}' {state}; {fix} first or in the same batch")]
+
+    # -- diff --------------------------------------------------------------------------------------
+    def diff(
+        self, sources: list[Source], *, env: str | None, image: str | None, force: bool = False
+    ) -> dict[str, Any]:
+        """What `apply` of the same input would change, per AWS resource (`cloudfauj.plans`): validated
+        and built exactly as apply does, planned by the controllers; nothing stored, nothing mutated."""
+        if self._plan is None:
+            raise CloudfaujError("This service was built without a planner, so it cannot diff.")
+        docs = parse_sources(sources, env=env, image=image)
+        self._check_references(docs)
+        planner = plans.Planner(self._plan, self.store.get_object, aws=self.aws, force=force)
+        objects = [
+            planner.object(
+                d.manifest.kind,
+                d.manifest.metadata.name,
+                d.manifest.metadata.env,
+                self._pin_image(d.manifest.spec.model_dump(mode="json")),
+            )
+            for d in sorted(docs, key=lambda d: plans.KIND_ORDER[d.manifest.kind])
+        ]
+        return {"changed": any(o["action"] != "unchanged" for o in objects), "objects": objects}
 
     # -- objects -----------------------------------------------------------------------------------
     def list_objects(self, kind: str, *, env: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -196,6 +243,87 @@ class Service:
             records.append(record.to_dict(events=[]))
         return {"records": records}
 
+    # -- history: rollback, cancel, reconcile -------------------------------------------------------
+    def rollback(
+        self, env: str, app: str, *, to: str | None, initiator: str | None, source: str | None
+    ) -> dict[str, Any]:
+        """Open a deployment (cause `rollback`) that re-applies the spec snapshot of an earlier one:
+        `to`, or by default the newest succeeded deployment whose spec differs from the current one."""
+        obj = self.store.get_object("Application", env, app)
+        if obj is None or obj.deleting:
+            raise NotFound(f"Application '{app}' in environment '{env}' does not exist.")
+        target = self._rollback_target(obj, to)
+        written = self.store.apply(
+            [Desired(kind=obj.kind, name=obj.name, env=obj.env, spec=target.spec, image=target.image)],
+            cause=Cause.ROLLBACK,
+            initiator=initiator,
+            source=source or f"rollback to deployment {target.id}",
+            deadline_seconds=self.settings.deadline_seconds,
+            force=True,
+        )
+        self._enqueue(obj.key)
+        return {
+            "target": target.to_dict(events=[]),
+            "records": [w.record.to_dict(events=[]) for w in written if w.record],
+        }
+
+    def _rollback_target(self, obj: StoredObject, to: str | None) -> Record:
+        history = self.store.list_records(kind=obj.kind, env=obj.env, name=obj.name, limit=1000)
+        if to is not None:
+            target = next((r for r in history if r.id == to), None)
+            if target is None:
+                raise NotFound(f"Deployment '{to}' is not a deployment of '{obj.name}' in '{obj.env}'.")
+            if target.status != RecordStatus.SUCCEEDED or target.cause == Cause.DELETE:
+                raise Conflict(
+                    f"Deployment {to} ended {target.status}; only a succeeded one can be rolled back to."
+                )
+            return target
+        for record in history:
+            if (
+                record.status == RecordStatus.SUCCEEDED
+                and record.cause != Cause.DELETE
+                and record.spec != obj.spec
+            ):
+                return record
+        raise Conflict(
+            f"Application '{obj.name}' in '{obj.env}' has no earlier succeeded deployment to roll back to."
+        )
+
+    def cancel(self, record_id: str, *, initiator: str | None) -> dict[str, Any]:
+        """Ask the reactor to stop an open record (a deployment's service returns to its last good one)."""
+        record = self.store.get_record(record_id)
+        if record is None:
+            raise NotFound(f"Record '{record_id}' does not exist.")
+        if record.terminal:
+            raise Conflict(
+                f"Record {record_id} has already ended ({record.status}); there is nothing to cancel."
+            )
+        record = self.store.request_cancel(record_id, initiator=initiator) or record
+        self.store.append_event(record_id, "info", f"Cancel requested by {initiator or 'anonymous'}.")
+        self._enqueue(object_key(record.kind, record.env, record.name))
+        return {"records": [record.to_dict(events=[])]}
+
+    def reconcile(
+        self, kind: str, name: str, *, env: str | None, initiator: str | None, source: str | None
+    ) -> dict[str, Any]:
+        """Compare an object with AWS now (not at the next resync): a `drift` record that logs what
+        differs and corrects it, or only reports it under the `report` drift policy."""
+        obj = self.store.get_object(kind, env if kind == "Application" else None, name)
+        if obj is None or obj.deleting:
+            where = f" in environment '{env}'" if kind == "Application" else ""
+            raise NotFound(f"{kind} '{name}'{where} does not exist.")
+        record = self.store.current_record(obj.kind, obj.env, obj.name)
+        if record is None:
+            record = self.store.open_record(
+                obj,
+                cause=Cause.DRIFT,
+                initiator=initiator,
+                source=source or "reconcile",
+                deadline_seconds=self.settings.deadline_seconds,
+            )
+        self._enqueue(obj.key)
+        return {"records": [record.to_dict(events=[])]}
+
     # -- records -----------------------------------------------------------------------------------
     def list_records(
         self,
@@ -230,3 +358,17 @@ class Service:
             "record": record.to_dict(),
             "items": [e.to_dict() for e in self.store.events(record_id, after=after)],
         }
+
+    # -- application logs --------------------------------------------------------------------------
+    def app_logs(
+        self, env: str, name: str, *, since: str | None, cursor: str | None, limit: int
+    ) -> dict[str, Any]:
+        """What an application's tasks wrote (`cloudfauj.logs`), oldest first: after `cursor`, else from
+        `since` ago (`10m`), else from the start. Read-only."""
+        start = Cursor.decode(cursor) if cursor else Cursor.starting(since, now=utcnow())
+        env_obj = self.get_object("Environment", env)
+        app = self.get_object("Application", name, env=env)
+        if self.aws is None:
+            raise CloudfaujError("This service was built without AWS access, so it cannot read logs.")
+        group = log_group_of(app, env_obj)
+        return read_app_logs(self.aws, log_group=group, app=name, start=start, limit=limit)

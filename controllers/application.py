@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from cloudfauj.aws import AwsError, as_ec2, as_ecs, from_aws, is_owned
+from cloudfauj.aws import AwsError, as_ec2, as_ecs, ecr, from_aws, is_owned
 from cloudfauj.errors import PermanentError, TemporaryError
 from cloudfauj.manifests import fargate_size
+from cloudfauj.records import Cause, Record
 from controllers import naming
 from controllers.base import Change, Context, Done, Result, Wait
 from controllers.rollout import RolloutTracker
@@ -29,6 +30,11 @@ def _env_outputs(ctx: Context) -> dict[str, Any]:
     env = ctx.lookup("Environment", None, ctx.obj.env or "")
     if env is None or env.deleting:
         raise PermanentError(f"Environment '{ctx.obj.env}' does not exist (or is being deleted).")
+    if env.status.get("phase") == "failed":
+        why = env.status.get("message") or "see `cloudfauj get records --kind Environment`"
+        raise PermanentError(
+            f"Environment '{env.name}' failed to converge ({why}); fix it, then deploy again."
+        )
     ready = env.status.get("phase") == "ready" and env.status.get("observed_generation") == env.generation
     outputs: dict[str, Any] = env.status.get("outputs", {})
     if not ready or not outputs.get("cluster_arn"):
@@ -53,6 +59,29 @@ def _environment_may_be_gone(ctx: Context) -> Iterator[None]:
             raise
         message = f"Environment '{ctx.obj.env}' is missing resources ({e.code}); waiting for it."
         raise TemporaryError(message, delay=3) from e
+
+
+def _shown(spec: dict[str, Any]) -> str:
+    """The image as the user wrote it, with the digest it was pinned to."""
+    digest = spec.get("image_digest")
+    return f"{spec['image']} ({digest})" if digest else str(spec["image"])
+
+
+def _preflight(ctx: Context) -> None:
+    """What would make the deployment fail anyway, checked before anything in AWS is changed: a failure
+    here ends the deployment at once with what to fix."""
+    spec = ctx.obj.spec
+    try:
+        fargate_size(spec["resources"]["cpu"], spec["resources"]["memory"])
+    except ValueError as e:
+        raise PermanentError(f"Pre-flight: {e}") from e
+    names = naming.app_name_problems(ctx.obj.env or "", ctx.obj.name)
+    if names:
+        raise PermanentError(f"Pre-flight: {'; '.join(names)}.")
+    image = spec["image"]
+    found = ecr.resolve(ctx.aws, ecr.pinned(image, spec.get("image_digest")))
+    if found.problem:
+        raise PermanentError(f"Pre-flight: {found.problem}.")
 
 
 class SecurityGroup:
@@ -160,7 +189,7 @@ class TaskDefinition:
             "cpu": str(cpu),
             "memory": str(memory),
             "executionRoleArn": env["execution_role_arn"],
-            "image": spec["image"],
+            "image": ecr.pinned(spec["image"], spec.get("image_digest")),
             "port": port,
             "log_group": env["log_group"],
         }
@@ -323,7 +352,13 @@ class Service:
         return [Change(f"service {observed['serviceName']}", "update", fields)] if fields else []
 
     def apply(
-        self, ctx: Context, cluster: str, desired: dict[str, Any], observed: dict[str, Any] | None
+        self,
+        ctx: Context,
+        cluster: str,
+        desired: dict[str, Any],
+        observed: dict[str, Any] | None,
+        *,
+        force: bool = False,
     ) -> None:
         name = naming.service(ctx.obj.name)
         params: dict[str, Any] = {
@@ -360,7 +395,13 @@ class Service:
             )
         else:
             ctx.mutate(
-                "ecs", "update_service", resource=f"service {name}", cluster=cluster, service=name, **params
+                "ecs",
+                "update_service",
+                resource=f"service {name}",
+                cluster=cluster,
+                service=name,
+                forceNewDeployment=force,
+                **params,
             )
 
     def delete(self, ctx: Context, cluster: str, observed: dict[str, Any]) -> None:
@@ -395,6 +436,7 @@ class ApplicationController:
             "td": self.td.observe(ctx, td_desired, service.get("taskDefinition") if service else None),
             "service": service,
             "routing": self.routing.observe(ctx, env) if env.get("https_listener_arn") else None,
+            "leftovers": self.routing.leftovers(ctx, env, ctx.obj.status.get("outputs") or {}),
         }
 
     def _changes(self, ctx: Context, env: dict[str, Any], seen: dict[str, Any]) -> list[Change]:
@@ -408,7 +450,7 @@ class ApplicationController:
             changes += self.routing.diff(ctx, env, seen["routing"])
             tg_arn = (seen["routing"]["tg"] or {}).get("arn", "(new target group)")
         changes += self.service.diff(self.service.desired(ctx, env, td_arn, sg_id, tg_arn), seen["service"])
-        return changes
+        return changes + self.routing.diff_leftovers(ctx, seen["leftovers"])
 
     def plan(self, ctx: Context) -> list[Change]:
         env = _env_outputs(ctx)
@@ -424,6 +466,7 @@ class ApplicationController:
         rolling = ctx.progress.get("rollout_task_definition")
         if rolling:
             return self._track(ctx, env, rolling)
+        _preflight(ctx)
         seen = self._observe(ctx, env)
         sg_id = (
             self.sg.apply(ctx, env, seen["sg"])
@@ -443,9 +486,13 @@ class ApplicationController:
             else seen["td"]["arn"]
         )
         desired = self.service.desired(ctx, env, td_arn, sg_id, tg_arn)
-        if self.service.diff(desired, seen["service"]):
-            self.service.apply(ctx, env["cluster_arn"], desired, seen["service"])
-            ctx.emit("info", f"Rolling out {ctx.obj.spec['image']} ({td_arn.split('/')[-1]}).")
+        # `--force`: a new ECS deployment even when nothing differs (upstream reported success without one)
+        force = ctx.record is not None and ctx.record.cause == Cause.REDEPLOY and seen["service"] is not None
+        if force or self.service.diff(desired, seen["service"]):
+            self.service.apply(ctx, env["cluster_arn"], desired, seen["service"], force=force)
+            ctx.emit("info", f"Rolling out {_shown(ctx.obj.spec)} ({td_arn.split('/')[-1]}).")
+        if seen["leftovers"]:  # after the service let go of its old target group
+            self.routing.delete_leftovers(ctx, seen["leftovers"])
         ctx.progress["rollout_task_definition"] = td_arn
         if tg_arn:
             ctx.progress["target_group"] = tg_arn
@@ -488,11 +535,39 @@ class ApplicationController:
             "service_name": svc.get("serviceName"),
             "task_definition_arn": td_arn,
             "image": ctx.obj.spec["image"],
+            "image_digest": ctx.obj.spec.get("image_digest"),
             "log_group": env.get("log_group"),
             "url": f"https://{naming.hostname(ctx.obj.env or '', ctx.obj.name, env['domain'])}"
             if env.get("domain")
             else None,
+            # where the app's DNS record lives, so it can be removed if the environment drops its domain
+            "domain": env.get("domain"),
+            "zone_id": env.get("zone_id"),
         }
+
+    def restore(self, ctx: Context, good: Record | None) -> str:
+        """Put the service back on the revision of the last deployment that succeeded (a cancelled
+        deployment, or one past its deadline, must not stay half-rolled-out). Says what it did."""
+        env_obj = ctx.lookup("Environment", None, ctx.obj.env or "")
+        cluster = (env_obj.status.get("outputs", {}) if env_obj else {}).get("cluster_arn")
+        svc = self.service.observe(ctx, cluster) if cluster else None
+        if svc is None:
+            return "No service is running yet."
+        good_td = good.progress.get("rollout_task_definition") if good else None
+        if good is None or not good_td:
+            return "There is no earlier successful deployment to return to."
+        revision = good_td.rsplit(":", 1)[-1]
+        if svc.get("taskDefinition") == good_td:
+            return f"The service runs revision {revision} (deployment {good.id}, {good.image})."
+        ctx.mutate(
+            "ecs",
+            "update_service",
+            resource=f"service {svc['serviceName']}",
+            cluster=cluster,
+            service=svc["serviceName"],
+            taskDefinition=good_td,
+        )
+        return f"The service was returned to revision {revision} (deployment {good.id}, {good.image})."
 
     def finalize(self, ctx: Context) -> Result:
         env_obj = ctx.lookup("Environment", None, ctx.obj.env or "")
@@ -503,6 +578,9 @@ class ApplicationController:
                 self.service.delete(ctx, env["cluster_arn"], svc)
         if env.get("https_listener_arn") or env.get("zone_id"):
             self.routing.delete(ctx, env)
+        self.routing.delete_leftovers(
+            ctx, self.routing.leftovers(ctx, env, ctx.obj.status.get("outputs") or {})
+        )
         self.td.delete_all(ctx, naming.task_family(ctx.installation_id, ctx.obj.env or "", ctx.obj.name))
         if env.get("vpc_id"):
             sg = self.sg.observe(ctx, env)

@@ -79,7 +79,9 @@ class RolloutTracker:
             text += f" {stopped}"
         if primary is not None and primary.get("taskDefinition") != td_arn:
             text += (
-                f" The circuit breaker rolled the service back to {_revision(primary.get('taskDefinition'))}."
+                f" The circuit breaker rolled the service back: rolled back to revision "
+                f"{str(primary.get('taskDefinition', '')).rsplit(':', 1)[-1]} "
+                f"({_revision(primary.get('taskDefinition'))})."
             )
         return text
 

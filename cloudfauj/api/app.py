@@ -42,6 +42,10 @@ class ServiceAPI(Protocol):
         initiator: str | None,
     ) -> dict[str, Any]: ...
 
+    def diff(
+        self, sources: list[Source], *, env: str | None, image: str | None, force: bool = False
+    ) -> dict[str, Any]: ...
+
     def list_objects(
         self, kind: str, *, env: str | None, limit: int, cursor: str | None
     ) -> dict[str, Any]: ...
@@ -72,6 +76,20 @@ class ServiceAPI(Protocol):
     def get_record(self, record_id: str) -> dict[str, Any]: ...
 
     def record_events(self, record_id: str, *, after: int = 0) -> dict[str, Any]: ...
+
+    def rollback(
+        self, env: str, app: str, *, to: str | None, initiator: str | None, source: str | None
+    ) -> dict[str, Any]: ...
+
+    def cancel(self, record_id: str, *, initiator: str | None) -> dict[str, Any]: ...
+
+    def reconcile(
+        self, kind: str, name: str, *, env: str | None, initiator: str | None, source: str | None
+    ) -> dict[str, Any]: ...
+
+    def app_logs(
+        self, env: str, name: str, *, since: str | None, cursor: str | None, limit: int
+    ) -> dict[str, Any]: ...
 
 
 def create_app(

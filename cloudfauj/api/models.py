@@ -18,6 +18,7 @@ __all__ = [
     "DeleteQuery",
     "DeleteResult",
     "DeploymentsQuery",
+    "DiffResult",
     "ErrorBody",
     "EventPage",
     "EventsQuery",
@@ -29,8 +30,14 @@ __all__ = [
     "RecordPage",
     "RecordOut",
     "RecordsQuery",
+    "RecordsResult",
+    "ReconcileRequest",
+    "RollbackRequest",
+    "RollbackResult",
     "ApplicationsQuery",
     "StoredObjectOut",
+    "AppLogsQuery",
+    "AppLogPage",
 ]
 
 KindName = Literal["Environment", "Application", "Domain"]
@@ -244,3 +251,87 @@ class ApplyResult(_Out):
 
 class DeleteResult(_Out):
     records: list[RecordOut]
+
+
+# -- history: rollback, cancel, reconcile --------------------------------------------------------------
+class RollbackRequest(_Body):
+    to: str | None = Field(
+        None,
+        min_length=1,
+        max_length=40,
+        description="The deployment to go back to; default: the newest succeeded one with another spec.",
+    )
+    source: str | None = Field(None, max_length=1000, description="Free text, e.g. a ticket or CI URL.")
+
+
+class ReconcileRequest(_Body):
+    source: str | None = Field(None, max_length=1000, description="Free text: why, from where.")
+
+
+class RecordsResult(_Out):
+    records: list[RecordOut]
+
+
+class RollbackResult(_Out):
+    target: RecordOut
+    records: list[RecordOut]
+
+
+# -- diff: what an apply would change ------------------------------------------------------------------
+class FieldChangeOut(_Out):
+    path: str = Field(description="The field of the AWS resource, e.g. `desiredCount`, `cpu`, `image`.")
+    old: Any = Field(description="What AWS has now (null when the resource would be created).")
+    new: Any = Field(description="What the apply would make it.")
+
+
+class ResourceChangeOut(_Out):
+    resource: str = Field(description="The AWS resource: its kind, and its name or id once it exists.")
+    action: str = Field(description="create | update | delete")
+    fields: list[FieldChangeOut]
+
+
+class DiffObjectOut(_Out):
+    kind: KindName
+    name: str
+    env: str | None
+    action: Literal["create", "update", "unchanged", "waiting", "blocked"] = Field(
+        description="waiting: cannot be planned until what it depends on is ready; blocked: its "
+        "reconciliation would fail (`message` says why)."
+    )
+    changes: list[ResourceChangeOut]
+    message: str | None = None
+
+
+class DiffResult(_Out):
+    """What applying the same body would change, per object and AWS resource; nothing was changed."""
+
+    changed: bool = Field(description="Whether the apply would change anything.")
+    objects: list[DiffObjectOut]
+
+
+# -- application logs ----------------------------------------------------------------------------------
+class AppLogsQuery(_Query):
+    since: str | None = Field(
+        None,
+        description="Only lines of the last this long: a whole number and a unit, s, m, h or d (`10m`). "
+        "Default: every line.",
+    )
+    cursor: str | None = Field(
+        None, description="A previous answer's `next_cursor`: only lines after it (`since` is then ignored)."
+    )
+    limit: int = Field(1000, ge=1, le=10000, description="Most lines in one answer.")
+
+
+class LogLineOut(_Out):
+    timestamp: str = Field(description="When the task wrote the line (RFC 3339 UTC, millisecond precision).")
+    task_id: str = Field(description="The ECS task that wrote it.")
+    stream: str = Field(description="Its CloudWatch log stream, `<app>/<container>/<task-id>`.")
+    message: str
+
+
+class AppLogPage(_Out):
+    """An application's log lines, every task's interleaved by time, oldest first."""
+
+    items: list[LogLineOut]
+    next_cursor: str = Field(description="Pass it as `cursor` to get the lines written since.")
+    more: bool = Field(description="`limit` cut this answer short: ask again with `next_cursor` at once.")

@@ -21,8 +21,11 @@ __all__ = ["read_body", "read_query"]
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_body(request: Request, model: type[M]) -> M:
+async def read_body(request: Request, model: type[M], *, empty_ok: bool = False) -> M:
+    """The body as `model`; with `empty_ok`, no body at all means the model's defaults."""
     data = await _read_limited(request, request.app.state.max_body_bytes)
+    if empty_ok and not data.strip():
+        data = b"{}"
     try:
         payload = json.loads(data)
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError

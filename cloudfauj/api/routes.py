@@ -89,6 +89,12 @@ async def apply(request: Request, _: m.NoQuery) -> Response:
     )
 
 
+async def diff(request: Request, _: m.NoQuery) -> Response:
+    body = await read_body(request, m.ApplyRequest)
+    sources = [Source(name=s.name, text=s.content) for s in body.sources]
+    return await _call(request, "diff", sources, env=body.env, image=body.image, force=body.force)
+
+
 def _lister(kind: str) -> Handler:
     async def list_objects(request: Request, q: m.PageQuery) -> Response:
         env = q.env if isinstance(q, m.ApplicationsQuery) else None
@@ -169,6 +175,52 @@ async def record_events(request: Request, q: m.EventsQuery) -> Response:
     return await _call(request, "record_events", request.path_params["id"], after=q.after)
 
 
+async def rollback(request: Request, _: m.NoQuery) -> Response:
+    body = await read_body(request, m.RollbackRequest, empty_ok=True)
+    p = request.path_params
+    return await _call(
+        request,
+        "rollback",
+        p["env"],
+        p["name"],
+        to=body.to,
+        source=body.source,
+        initiator=initiator_of(request),
+        http_status=202,
+    )
+
+
+async def cancel_record(request: Request, _: m.NoQuery) -> Response:
+    return await _call(
+        request, "cancel", request.path_params["id"], initiator=initiator_of(request), http_status=202
+    )
+
+
+def _reconciler(kind: str) -> Handler:
+    async def reconcile(request: Request, _: m.NoQuery) -> Response:
+        body = await read_body(request, m.ReconcileRequest, empty_ok=True)
+        p = request.path_params
+        return await _call(
+            request,
+            "reconcile",
+            kind,
+            p["name"],
+            env=p.get("env"),
+            source=body.source,
+            initiator=initiator_of(request),
+            http_status=202,
+        )
+
+    return reconcile
+
+
+async def app_logs(request: Request, q: m.AppLogsQuery) -> Response:
+    p = request.path_params
+    return await _call(
+        request, "app_logs", p["env"], p["name"], since=q.since, cursor=q.cursor, limit=q.limit
+    )
+
+
 def _object_operations(word: str, kind: str) -> list[Operation]:
     """List, get and delete for one kind; applications are addressed by environment and name."""
     one = f"/v1/{word}/{{env}}/{{name}}" if kind == "Application" else f"/v1/{word}/{{name}}"
@@ -197,6 +249,17 @@ def _object_operations(word: str, kind: str) -> list[Operation]:
             query=delete_query,
             errors=(400, 404, 409),
         ),
+        Operation(
+            "POST",
+            f"{one}/reconcile",
+            _reconciler(kind),
+            f"Compare one {kind} with AWS now: a drift record that corrects (or only reports) drift",
+            m.RecordsResult,
+            status=202,
+            query=m.NoQuery,
+            body=m.ReconcileRequest,
+            errors=(400, 404, 413),
+        ),
     ]
 
 
@@ -223,9 +286,40 @@ OPERATIONS: list[Operation] = [
         body=m.ApplyRequest,
         errors=(400, 409, 413),
     ),
+    Operation(
+        "POST",
+        "/v1/diff",
+        diff,
+        "What applying the same body would change, per AWS resource (nothing is stored or changed)",
+        m.DiffResult,
+        query=m.NoQuery,
+        body=m.ApplyRequest,
+        errors=(400, 413),
+    ),
     *_object_operations("environments", "Environment"),
     *_object_operations("applications", "Application"),
     *_object_operations("domains", "Domain"),
+    Operation(
+        "POST",
+        "/v1/applications/{env}/{name}/rollback",
+        rollback,
+        "Roll an application back to an earlier deployment's spec (opens a `rollback` deployment)",
+        m.RollbackResult,
+        status=202,
+        query=m.NoQuery,
+        body=m.RollbackRequest,
+        errors=(400, 404, 409, 413),
+    ),
+    Operation(
+        "POST",
+        "/v1/records/{id}/cancel",
+        cancel_record,
+        "Stop an open record; a deployment's service returns to its last good revision",
+        m.RecordsResult,
+        status=202,
+        query=m.NoQuery,
+        errors=(400, 404, 409),
+    ),
     Operation(
         "GET",
         "/v1/deployments",
@@ -280,5 +374,14 @@ OPERATIONS: list[Operation] = [
         query=m.EventsQuery,
         errors=(400, 404),
         media_type="text/event-stream",
+    ),
+    Operation(
+        "GET",
+        "/v1/environments/{env}/applications/{name}/logs",
+        app_logs,
+        "An application's log lines (every task's, from CloudWatch Logs), oldest first",
+        m.AppLogPage,
+        query=m.AppLogsQuery,
+        errors=(400, 404),
     ),
 ]

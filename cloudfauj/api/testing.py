@@ -16,13 +16,14 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from cloudfauj.errors import Conflict, InvalidInput, NotFound, Problem
+from cloudfauj.logs import Cursor, log_line, stream_prefix
 from cloudfauj.manifests import Source
 from cloudfauj.records import Cause, Event, Record, RecordStatus, StoredObject, format_time, utcnow
 
@@ -48,6 +49,7 @@ class FakeService:
         self.events: dict[str, list[Event]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.log_events: dict[str, list[dict[str, Any]]] = {}  # per environment (its log group)
 
     # -- the Service interface ---------------------------------------------------------------------
     def ready(self) -> bool:
@@ -96,6 +98,16 @@ class FakeService:
                     records.append(record.to_dict(events=[]))
             return {"objects": objects, "records": records}
 
+    def diff(
+        self, sources: list[Source], *, env: str | None, image: str | None, force: bool = False
+    ) -> dict[str, Any]:
+        """Canned plans: one resource per object, named after its kind, whose fields are the spec's."""
+        with self._lock:
+            self.calls.append(("diff", {"sources": sources, "env": env, "image": image, "force": force}))
+            docs = [doc for s in sources for doc in _documents(s, env=env, image=image)]
+            objects = [self._diff_one(kind, name, doc_env, spec) for kind, name, doc_env, spec in docs]
+            return {"changed": any(o["action"] != "unchanged" for o in objects), "objects": objects}
+
     def list_objects(self, kind: str, *, env: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
         with self._lock:
             self.calls.append(("list_objects", {"kind": kind, "env": env, "limit": limit, "cursor": cursor}))
@@ -138,6 +150,35 @@ class FakeService:
                 targets = apps + targets
             records = [self._open(o, Cause.DELETE, source=None) for o in targets]
             return {"records": [r.to_dict(events=[]) for r in records]}
+
+    def rollback(
+        self, env: str, app: str, *, to: str | None, initiator: str | None, source: str | None
+    ) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("rollback", {"env": env, "app": app, "to": to, "source": source}))
+            obj = self._object("Application", app, env)
+            history = [r for r in self.records.values() if (r.kind, r.env, r.name) == (obj.kind, env, app)]
+            good = [r for r in history if r.status == RecordStatus.SUCCEEDED and (to is None or r.id == to)]
+            if not good:
+                raise Conflict(f"Application '{app}' has no earlier succeeded deployment to roll back to.")
+            record = self._open(obj, Cause.ROLLBACK, source=source)
+            return {"target": good[-1].to_dict(events=[]), "records": [record.to_dict(events=[])]}
+
+    def cancel(self, record_id: str, *, initiator: str | None) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("cancel", {"id": record_id}))
+            record = self._record(record_id)
+            if record.terminal:
+                raise Conflict(f"Record {record_id} has already ended ({record.status}); nothing to cancel.")
+            return {"records": [record.to_dict(events=[])]}
+
+    def reconcile(
+        self, kind: str, name: str, *, env: str | None, initiator: str | None, source: str | None
+    ) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("reconcile", {"kind": kind, "name": name, "env": env}))
+            record = self._open(self._object(kind, name, env), Cause.DRIFT, source=source)
+            return {"records": [record.to_dict(events=[])]}
 
     def list_records(
         self,
@@ -193,6 +234,32 @@ class FakeService:
                 "items": [e.to_dict() for e in self.events[record_id] if e.seq > after],
             }
 
+    def app_logs(
+        self, env: str, name: str, *, since: str | None, cursor: str | None, limit: int
+    ) -> dict[str, Any]:
+        """As CloudWatch answers: the lines of the app's streams in its environment's group, in time order."""
+        with self._lock:
+            self.calls.append(
+                ("app_logs", {"env": env, "name": name, "since": since, "cursor": cursor, "limit": limit})
+            )
+            start = Cursor.decode(cursor) if cursor else Cursor.starting(since, now=utcnow())
+            self._object("Environment", env, None)
+            self._object("Application", name, env)
+            found = sorted(
+                (
+                    e
+                    for e in self.log_events.get(env, [])
+                    if e["logStreamName"].startswith(stream_prefix(name)) and start.is_new(e)
+                ),
+                key=lambda e: int(e["timestamp"]),
+            )
+            page = found[:limit]
+            return {
+                "items": [log_line(e) for e in page],
+                "next_cursor": start.after(page).encode(),
+                "more": len(found) > limit,
+            }
+
     # -- helpers for tests -------------------------------------------------------------------------
     def add_record(
         self,
@@ -215,7 +282,41 @@ class FakeService:
             self.records[record.id] = record
             return record.id
 
+    def add_log_line(
+        self, env: str, app: str, task_id: str, message: str, *, at: datetime | None = None
+    ) -> None:
+        """A line one of the app's tasks wrote (to stream `<app>/<app>/<task_id>`), at `at` or now."""
+        with self._lock:
+            events = self.log_events.setdefault(env, [])
+            events.append(
+                {
+                    "timestamp": int((at or utcnow()).timestamp() * 1000),
+                    "eventId": f"{env}-{len(events) + 1}",
+                    "logStreamName": f"{app}/{app}/{task_id}",
+                    "message": message,
+                }
+            )
+
     # -- internals -----------------------------------------------------------------------------------
+    def _diff_one(self, kind: str, name: str, env: str | None, spec: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": kind, "name": name, "env": env, "changes": [], "message": None}
+        old = self.objects.get((kind, env, name))
+        if kind == "Application" and ("Environment", None, env) not in self.objects:
+            return out | {"action": "waiting", "message": f"would be created once environment {env} is ready"}
+        before = _flat(old.spec) if old else {}
+        fields = [
+            {"path": path, "old": before.get(path), "new": value}
+            for path, value in _flat(spec).items()
+            if before.get(path) != value
+        ]
+        if old is not None and not fields:
+            return out | {"action": "unchanged"}
+        action = "update" if old else "create"
+        return out | {
+            "action": action,
+            "changes": [{"resource": kind.lower(), "action": action, "fields": fields}],
+        }
+
     def _store(
         self, kind: str, name: str, env: str | None, spec: dict[str, Any], *, force: bool, source: str | None
     ) -> tuple[StoredObject, Record | None]:
@@ -372,4 +473,15 @@ def _documents(
         else:
             spec = {k: v for k, v in doc.items() if k != "name"} | {"image": image}
             out.append(("Application", doc["name"], env, spec))
+    return out
+
+
+def _flat(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"resources": {"cpu": 256}}` as `{"resources.cpu": 256}`."""
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
     return out

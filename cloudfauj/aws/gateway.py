@@ -7,6 +7,7 @@ multiply. An endpoint URL (the sandbox, or any AWS-compatible endpoint) applies 
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,11 @@ class Gateway:
             for page in self.client(service).get_paginator(operation).paginate(**params):
                 items.extend(page.get(key, []))
         return items
+
+    @functools.cached_property
+    def account(self) -> str:
+        """The AWS account id these credentials act in (asked once)."""
+        return self.identity().account
 
     def identity(self) -> Identity:
         me = self.call("sts", "get_caller_identity")

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cloudfauj.cli.commands import apply, get, local, upstream
+from cloudfauj.cli.commands import apply, diff, get, history, local, logs, upstream
 from cloudfauj.cli.commands.common import EXIT_CODES, ROOT_FLAGS, error_lines
 
 __all__ = ["app", "main"]
@@ -65,7 +65,10 @@ def _root(
 
 
 apply.register(app)
+diff.register(app)
 get.register(app)
+logs.register(app)
+history.register(app)
 upstream.register(app)
 local.register(app)
 

@@ -27,10 +27,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -104,6 +106,22 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+DriftPolicy = Literal["correct", "report"]
+
+
+class _Reconciled(_Model):
+    """A spec the reactor keeps in line with AWS. Its `drift` field says what a resync does when AWS differs:
+    `correct` it, or only `report` it; unset, the server's default (`--drift`) applies. Unset, it is
+    left out of the stored spec, so specs stored before the field existed compare equal."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_drift(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("drift") is None:
+            data.pop("drift", None)
+        return data
+
+
 class Metadata(_Model):
     name: Text
     env: Text | None = None
@@ -114,11 +132,12 @@ class DomainSpec(_Model):
     cert_authority: Literal["aws_acm"] = "aws_acm"
 
 
-class EnvironmentSpec(_Model):
+class EnvironmentSpec(_Reconciled):
     network: Literal["aws"] = "aws"
     orchestrator: Literal["aws_ecs_fargate"] = "aws_ecs_fargate"
     domain: Annotated[Text | None, BeforeValidator(_blank_to_none)] = None
     load_balancer: Annotated[Literal["aws_alb"] | None, BeforeValidator(_blank_to_none)] = None
+    drift: DriftPolicy | None = None
 
     @field_validator("domain")
     @classmethod
@@ -186,13 +205,14 @@ class Resources(_Model):
         return self
 
 
-class ApplicationSpec(_Model):
+class ApplicationSpec(_Reconciled):
     image: Text
     type: Literal["server"] = "server"
     visibility: Literal["public"] = "public"
     healthcheck: HealthCheck = Field(default_factory=HealthCheck)
     resources: Resources
     replicas: Annotated[Int, Field(ge=0, le=MAX_REPLICAS)] = 1
+    drift: DriftPolicy | None = None
 
     @field_validator("image")
     @classmethod

@@ -22,7 +22,7 @@ __all__ = ["Outcome", "OutcomeWriter"]
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # done | waiting | retry | failed
+    kind: str  # done | waiting | retry | failed | cancelled
     message: str | None = None
     delay: float | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +69,10 @@ class Outcome:
     @classmethod
     def failed(cls, message: str, *, progress: dict[str, Any] | None = None) -> Outcome:
         return cls("failed", message, progress=progress)
+
+    @classmethod
+    def cancelled(cls, message: str, *, progress: dict[str, Any] | None = None) -> Outcome:
+        return cls("cancelled", message, progress=progress)
 
 
 def condition(
@@ -133,7 +137,9 @@ class OutcomeWriter:
             return
         succeeded = outcome.kind == "done"
         final = replace(record, progress=progress).finish(
-            RecordStatus.SUCCEEDED if succeeded else RecordStatus.FAILED,
+            {"done": RecordStatus.SUCCEEDED, "cancelled": RecordStatus.CANCELLED}.get(
+                outcome.kind, RecordStatus.FAILED
+            ),
             None if succeeded else outcome.message,
             now=now,
         )
@@ -143,7 +149,7 @@ class OutcomeWriter:
             return  # superseded meanwhile: the newer record owns the object's status
         self.store.append_event(
             record.id,
-            "info" if succeeded else "error",
+            {"done": "info", "cancelled": "warning"}.get(outcome.kind, "error"),
             outcome.message or ("Succeeded." if succeeded else "Failed."),
         )
         if succeeded and obj.deleting:
@@ -167,7 +173,14 @@ class OutcomeWriter:
                 obj,
                 phase=str(Phase.FAILED),
                 message=outcome.message,
-                conditions=condition(conditions, "Ready", False, "ReconcileFailed", outcome.message, stamp),
+                conditions=condition(
+                    conditions,
+                    "Ready",
+                    False,
+                    "Cancelled" if outcome.kind == "cancelled" else "ReconcileFailed",
+                    outcome.message,
+                    stamp,
+                ),
             )
         self.store.set_status(obj.kind, obj.env, obj.name, status)
 

@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from cloudfauj.reactor.queue import WorkQueue
 from cloudfauj.records import Cause, Record, RecordStatus, StoredObject, parse_key, parse_time, utcnow
 from cloudfauj.settings import Settings
 from cloudfauj.store import Store
-from controllers.base import Context, Controller, Done
+from controllers.base import Change, Context, Controller, Done
 
 __all__ = ["Reactor", "dependents"]
 
@@ -38,6 +39,11 @@ def dependents(store: Store, obj: StoredObject) -> list[StoredObject]:
     if obj.kind == "Domain":
         return [e for e in store.list_objects("Environment") if e.spec.get("domain") == obj.name]
     return []
+
+
+def drift_policy(obj: StoredObject, settings: Settings) -> str:
+    """`correct` or `report`: the object's own `drift` field, else the server's default."""
+    return str(obj.spec.get("drift") or settings.drift)
 
 
 class Reactor:
@@ -124,13 +130,69 @@ class Reactor:
                 return None
         if record.status == RecordStatus.PENDING:
             record = self.writer.started(obj, record)
+        if record.cancel_requested:
+            message = f"Cancelled by {record.cancel_requested}."
+            return self._apply(obj, record, self._abandon(controller, obj, record, message, cancel=True))
         deadline = parse_time(record.deadline)
         if deadline and self._now() > deadline:
             waited = record.progress.get("last_wait") or "the reconciliation was still in progress"
-            return self._apply(obj, record, Outcome.failed(f"Deadline of {record.deadline} passed: {waited}"))
+            message = f"Deadline of {record.deadline} passed (deadline exceeded): {waited}"
+            return self._apply(obj, record, self._abandon(controller, obj, record, message, cancel=False))
+        if record.cause == Cause.DRIFT and not record.progress.get("drift_checked"):
+            reported = self._report_drift(controller, obj, record)
+            if reported is not None:
+                return self._apply(obj, record, reported)
+            record = self.store.get_record(record.id) or record
         ctx = self._context(obj, record)
         outcome = self._run(controller, ctx, obj)
         return self._apply(obj, record, outcome)
+
+    def _abandon(
+        self, controller: Controller, obj: StoredObject, record: Record, message: str, *, cancel: bool
+    ) -> Outcome:
+        """Stop a record's work (cancelled, or past its deadline) and, for a deployment, put the service
+        back on the last revision that succeeded, so nothing is left half-rolled-out."""
+        restore = getattr(controller, "restore", None)
+        if restore is not None and not obj.deleting:
+            good = self.store.list_records(
+                kind=obj.kind, env=obj.env, name=obj.name, status=str(RecordStatus.SUCCEEDED), limit=1
+            )
+            ctx = self._context(obj, record)
+            try:
+                message = f"{message} {restore(ctx, good[0] if good else None)}"
+            except Exception as e:  # noqa: BLE001 - the record must end anyway; say what was left undone
+                log.warning("could not restore %s: %s", obj.key, e)
+                message = f"{message} The service could not be returned to its last good revision: {e}"
+            record = replace(record, progress=ctx.progress)
+        if cancel:
+            return Outcome.cancelled(message, progress=record.progress)
+        return Outcome.failed(message, progress=record.progress)
+
+    def _report_drift(self, controller: Controller, obj: StoredObject, record: Record) -> Outcome | None:
+        """The first step of a drift record (resync found drift, or `cloudfauj reconcile` asked): log
+        what differs, field by field; end the record when nothing does or the drift policy is `report`."""
+        ctx = self._context(obj, record)
+        try:
+            changes = controller.plan(ctx)
+        except TemporaryError:
+            return None  # cannot compare yet (e.g. the environment is converging): reconcile as usual
+        except PermanentError as e:
+            return Outcome.failed(e.message)
+        known = {ev.message for ev in self.store.events(record.id) if ev.type == "warning"}
+        for change in changes:
+            if f"Drift: {change.describe()}" not in known:
+                self.store.append_event(record.id, "warning", f"Drift: {change.describe()}")
+        self.writer.drifted(obj, changes)
+        self.store.save_record(replace(record, progress={**record.progress, "drift_checked": True}))
+        if not changes:
+            return Outcome.done("No drift: AWS matches the spec.", outputs={}, progress=record.progress)
+        if drift_policy(obj, self.settings) == "report":
+            message = f"Drift reported, not corrected (drift policy: report): {len(changes)} change(s)."
+            drifted = (True, "DriftDetected", "; ".join(c.describe() for c in changes))
+            return Outcome.done(
+                message, outputs={}, progress=record.progress, conditions={"Drifted": drifted}
+            )
+        return None
 
     def _run(self, controller: Controller, ctx: Context, obj: StoredObject) -> Outcome:
         try:
@@ -195,6 +257,10 @@ class Reactor:
             settings=self.settings,
         )
 
+    def plan(self, obj: StoredObject) -> list[Change]:
+        """What reconciling `obj` (stored or only proposed) would change in AWS, without changing it."""
+        return self.controllers[obj.kind].plan(self._context(obj, None))
+
     def _check_drift(self, controller: Controller, obj: StoredObject) -> Record | None:
         """Resync: compare AWS with the spec; open a `drift` record when they differ (or only report it)."""
         if obj.deleting or obj.phase == "failed":
@@ -204,9 +270,13 @@ class Reactor:
         except PermanentError as e:
             log.info("resync of %s skipped: %s", obj.key, e.message)
             return None
+        previous = next((c for c in obj.status.get("conditions", []) if c["type"] == "Drifted"), None)
         self.writer.drifted(obj, changes)
-        if not changes or self.settings.drift != "correct":
+        if not changes:
             return None
+        message = "; ".join(c.describe() for c in changes)
+        if drift_policy(obj, self.settings) == "report" and previous and previous.get("message") == message:
+            return None  # reported already: one record per drift, not one per resync
         record = self.store.open_record(
             obj,
             cause=Cause.DRIFT,

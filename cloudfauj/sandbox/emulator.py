@@ -76,10 +76,11 @@ def _prepare_moto() -> None:
             return
         from moto import settings
 
-        from cloudfauj.sandbox import ecs, elb
+        from cloudfauj.sandbox import ecs, elb, logs
 
         ecs.install()
         elb.install()
+        logs.install()
         # moto read this at import; if someone imported moto before us, apply the variable now.
         settings.ACM_VALIDATION_WAIT = int(os.environ["MOTO_ACM_VALIDATION_WAIT"])
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access-log line per request

@@ -108,6 +108,10 @@ class Store(ABC):
         """Open a record for the object's current generation (drift, rollback, redeploy)."""
 
     @abstractmethod
+    def request_cancel(self, record_id: str, *, initiator: str | None) -> Record | None:
+        """Ask for an open record's work to stop (the reactor ends it `cancelled`); None if no such id."""
+
+    @abstractmethod
     def get_record(self, record_id: str) -> Record | None: ...
 
     @abstractmethod

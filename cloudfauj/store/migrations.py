@@ -29,4 +29,6 @@ MIGRATIONS: list[list[str]] = [
             action TEXT, resource TEXT, request_id TEXT,
             PRIMARY KEY (record_id, seq))""",
     ],
+    # 2: `cloudfauj cancel` asks the reactor (which alone acts on AWS) to stop a record's work
+    ["ALTER TABLE records ADD COLUMN cancel_requested TEXT"],
 ]

@@ -35,7 +35,7 @@ __all__ = ["SqliteStore"]
 _OPEN = tuple(str(s) for s in RecordStatus if s not in TERMINAL)
 _RECORD_COLUMNS = (
     "id, kind, env, name, generation, status, cause, created_at, deadline, spec, initiator, source, "
-    "reason, started_at, finished_at, image, image_digest, progress"
+    "reason, started_at, finished_at, image, image_digest, progress, cancel_requested"
 )
 
 
@@ -200,7 +200,8 @@ class SqliteStore(Store):
         image = image or obj.spec.get("image")
         cur = db.execute(
             "INSERT INTO records (kind, env, name, generation, status, cause, created_at, deadline, spec, "
-            "initiator, source, image, progress) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, '{}')",
+            "initiator, source, image, image_digest, progress) "
+            "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, '{}')",
             (
                 obj.kind,
                 obj.env or "",
@@ -213,6 +214,7 @@ class SqliteStore(Store):
                 initiator,
                 source,
                 image,
+                obj.spec.get("image_digest"),
             ),
         )
         new_id = str(cur.lastrowid)
@@ -276,6 +278,17 @@ class SqliteStore(Store):
     ) -> Record:
         with self._tx() as db:
             return self._open(db, obj, cause, initiator, source, deadline_seconds)
+
+    def request_cancel(self, record_id: str, *, initiator: str | None) -> Record | None:
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE records SET cancel_requested = ? WHERE id = ? AND status IN {_OPEN}",
+                (initiator or "anonymous", int(record_id)),
+            )
+            row = db.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (int(record_id),)
+            ).fetchone()
+            return _record(row) if row else None
 
     def get_record(self, record_id: str) -> Record | None:
         if not record_id.isdigit():
@@ -421,4 +434,5 @@ def _record(row: sqlite3.Row) -> Record:
         image=row["image"],
         image_digest=row["image_digest"],
         progress=json.loads(row["progress"] or "{}"),
+        cancel_requested=row["cancel_requested"],
     )

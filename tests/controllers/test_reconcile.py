@@ -5,6 +5,7 @@ convergence, idempotency, truthful failures, drift correction, and deletion of o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from cloudfauj.aws import Gateway
 from cloudfauj.reactor import Reactor
-from cloudfauj.records import Cause, Record, RecordStatus, object_key
+from cloudfauj.records import Cause, Record, RecordStatus, object_key, utcnow
 from cloudfauj.settings import Settings
 from cloudfauj.store import Desired, SqliteStore
 from controllers.network import allocate_cidr
@@ -120,11 +121,22 @@ def test_a_deployment_succeeds_then_a_missing_image_fails_and_the_old_revision_k
     world.apply(app(v1))
     first = world.converge("Application/staging/web")
     assert first.status == RecordStatus.SUCCEEDED, first.reason
-    missing = v1.replace(":v1", ":nope")
-    world.apply(app(missing))
+    calls: list[str] = []
+    for emitter in [world.aws._session.events] + [c.meta.events for c in world.aws._clients.values()]:
+        emitter.register("before-call", lambda model, **_: calls.append(model.name))
+    world.apply(app(v1.replace(":v1", ":nope")))
     failed = world.converge("Application/staging/web")
-    assert failed.status == RecordStatus.FAILED and missing in (failed.reason or ""), failed.reason
+    assert failed.status == RecordStatus.FAILED and "Pre-flight" in (failed.reason or ""), failed.reason
+    assert "web:nope" in (failed.reason or "")
+    read_only = ("Describe", "List", "Get")
+    assert calls and not [c for c in calls if not c.startswith(read_only)], calls
+
+    crashing = push(aws, "web", "v2", crash=True)
+    world.apply(app(crashing))
+    failed = world.converge("Application/staging/web")
+    assert failed.status == RecordStatus.FAILED, failed.reason
     assert "rolled the service back" in (failed.reason or "")
+    assert "rolled back to revision 1" in (failed.reason or "")
     obj = world.store.get_object("Application", "staging", "web")
     assert obj is not None and obj.status["phase"] == "failed"
     cluster = obj.status["outputs"]["cluster_arn"]
@@ -168,3 +180,33 @@ def test_deletion_removes_only_tagged_resources(world: World, aws: Any) -> None:
     )
     assert tagging["ResourceTagMappingList"] == []
     assert [v["VpcId"] for v in aws("ec2").describe_vpcs(VpcIds=[foreign])["Vpcs"]] == [foreign]
+
+
+def test_a_deployment_past_its_deadline_fails_and_leaves_the_last_good_revision_running(
+    world: World, aws: Any
+) -> None:
+    world.apply(env())
+    world.converge("Environment/staging")
+    v1, v2 = push(aws, "web", "v1"), push(aws, "web", "v2")
+    world.apply(app(v1))
+    good = world.converge("Application/staging/web")
+    assert good.status == RecordStatus.SUCCEEDED, good.reason
+    world.apply(app(v2))
+    key = object_key("Application", "staging", "web")
+    world.reactor.attempt(key)  # registers v2's revision and starts its rollout
+    obj = world.store.get_object("Application", "staging", "web")
+    assert obj is not None
+    cluster = obj.status["outputs"]["cluster_arn"]
+    ecs = aws("ecs")
+    assert ecs.describe_services(cluster=cluster, services=["web"])["services"][0]["taskDefinition"].endswith(
+        ":2"
+    )
+
+    later = utcnow() + timedelta(hours=1)
+    world.reactor._now = lambda: later
+    world.reactor.attempt(key)
+    failed = world.store.last_record("Application", "staging", "web")
+    assert failed is not None and failed.status == RecordStatus.FAILED
+    assert "deadline exceeded" in (failed.reason or "") and "returned to revision 1" in (failed.reason or "")
+    svc = ecs.describe_services(cluster=cluster, services=["web"])["services"][0]
+    assert svc["taskDefinition"] == good.progress["rollout_task_definition"]

@@ -4,6 +4,7 @@ serve`), the real CLI run as subprocesses, and boto3 against the emulator to che
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -234,8 +235,40 @@ class Stack:
         return None
 
     def image_of(self, svc: dict[str, Any]) -> str:
+        """The image the service's task definition runs, as written: the tag URI it was deployed as when
+        the task definition pins that tag's current digest (`repo@sha256:...`)."""
         td = self.aws("ecs").describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-        return str(td["containerDefinitions"][0]["image"])
+        image = str(td["containerDefinitions"][0]["image"])
+        registry_repo, _, digest = image.partition("@")
+        if not digest:
+            return image
+        repo = registry_repo.split("/", 1)[1]
+        found = self.aws("ecr").describe_images(repositoryName=repo, imageIds=[{"imageDigest": digest}])
+        tags = found["imageDetails"][0].get("imageTags", [])
+        return f"{registry_repo}:{tags[0]}" if len(tags) == 1 else image
+
+    def digest_of(self, uri: str) -> str:
+        """The digest tag URI `uri` points at now."""
+        registry_repo, _, tag = uri.rpartition(":")
+        repo = registry_repo.split("/", 1)[1]
+        found = self.aws("ecr").describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])
+        return str(found["imageDetails"][0]["imageDigest"])
+
+    def repush(self, uri: str, content: str) -> str:
+        """Push new content under an existing tag (a rebuild); return the new digest."""
+        registry_repo, _, tag = uri.rpartition(":")
+        repo = registry_repo.split("/", 1)[1]
+        layer = "sha256:" + hashlib.sha256(content.encode()).hexdigest()
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 10, "digest": layer},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": 10, "digest": layer}
+            ],
+        }
+        self.aws("ecr").put_image(repositoryName=repo, imageManifest=json.dumps(manifest), imageTag=tag)
+        return self.digest_of(uri)
 
 
 def _inactive_ecs(stack: Stack, arn: str) -> bool:

@@ -77,8 +77,8 @@ CASES = {
     "unknown key without a suggestion lists the keys": Case(
         {"env.yml": ENV + "colour: blue\n"},
         ("env.yml", 1, 4, "colour"),
-        "unknown key; the keys allowed here are 'name', 'network', 'orchestrator', 'domain' and "
-        "'load_balancer'",
+        "unknown key; the keys allowed here are 'name', 'network', 'orchestrator', 'domain', "
+        "'load_balancer' and 'drift'",
     ),
     "misspelt name in an upstream file is not also reported missing": Case(
         {"env.yml": ENV.replace("name:", "nmae:")},

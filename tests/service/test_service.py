@@ -11,6 +11,7 @@ import pytest
 
 from cloudfauj.errors import Conflict, InvalidInput, NotFound
 from cloudfauj.manifests import Source
+from cloudfauj.records import RecordStatus, utcnow
 from cloudfauj.service import Service
 from cloudfauj.settings import Settings
 from cloudfauj.store import SqliteStore
@@ -125,3 +126,82 @@ def test_lists_page_with_a_cursor(h: Harness) -> None:
     assert [o["metadata"]["name"] for o in rest["items"]] == ["c"] and rest["next_cursor"] is None
     records = h.service.list_records(kind=None, env=None, name=None, status=None, limit=2, cursor=None)
     assert len(records["items"]) == 2 and records["next_cursor"]
+
+
+def _finish(h: Harness, record_id: str, status: RecordStatus) -> None:
+    record = h.store.get_record(record_id)
+    assert record is not None
+    h.store.save_record(record.finish(status, None if status == "succeeded" else "boom", now=utcnow()))
+
+
+def _deploy(h: Harness, tag: str, status: RecordStatus) -> str:
+    out = h.apply(APP, env="staging", image=IMAGE.replace(":v1", f":{tag}"))
+    record_id = str(out["records"][0]["id"])
+    _finish(h, record_id, status)
+    return record_id
+
+
+def test_rollback_defaults_to_the_newest_succeeded_deployment_with_another_spec(h: Harness) -> None:
+    _finish(h, h.apply(ENV)["records"][0]["id"], RecordStatus.SUCCEEDED)
+    with pytest.raises(NotFound):
+        h.service.rollback("staging", "web", to=None, initiator=None, source=None)
+    v1 = _deploy(h, "v1", RecordStatus.SUCCEEDED)
+    with pytest.raises(Conflict, match="no earlier succeeded deployment"):
+        h.service.rollback("staging", "web", to=None, initiator=None, source=None)
+    v2 = _deploy(h, "v2", RecordStatus.SUCCEEDED)
+    v3 = _deploy(h, "v3", RecordStatus.FAILED)
+    out = h.service.rollback("staging", "web", to=None, initiator="ci", source=None)
+    assert out["target"]["id"] == v2
+    (record,) = out["records"]
+    assert record["cause"] == "rollback" and record["image"].endswith(":v2") and record["initiator"] == "ci"
+    assert h.queued[-1] == "Application/staging/web"
+    _finish(h, record["id"], RecordStatus.SUCCEEDED)
+    # again: the current spec is v2's, so "back" is v1
+    assert h.service.rollback("staging", "web", to=None, initiator=None, source=None)["target"]["id"] == v1
+    with pytest.raises(Conflict, match="failed"):
+        h.service.rollback("staging", "web", to=v3, initiator=None, source=None)
+    with pytest.raises(NotFound):
+        h.service.rollback("staging", "web", to="999", initiator=None, source=None)
+
+
+def test_cancel_marks_an_open_record_and_refuses_an_ended_one(h: Harness) -> None:
+    record_id = h.apply(ENV)["records"][0]["id"]
+    out = h.service.cancel(record_id, initiator="alice")
+    assert out["records"][0]["id"] == record_id
+    stored = h.store.get_record(record_id)
+    assert stored is not None and stored.cancel_requested == "alice" and not stored.terminal
+    assert any("Cancel requested by alice" in e.message for e in h.store.events(record_id))
+    _finish(h, record_id, RecordStatus.CANCELLED)
+    with pytest.raises(Conflict, match="already ended"):
+        h.service.cancel(record_id, initiator=None)
+    with pytest.raises(NotFound):
+        h.service.cancel("12345", initiator=None)
+
+
+def test_reconcile_opens_a_drift_record_or_returns_the_open_one(h: Harness) -> None:
+    first = h.apply(ENV)["records"][0]
+    assert (
+        h.service.reconcile("Environment", "staging", env=None, initiator=None, source=None)["records"][0][
+            "id"
+        ]
+        == first["id"]
+    )
+    _finish(h, first["id"], RecordStatus.SUCCEEDED)
+    (record,) = h.service.reconcile("Environment", "staging", env=None, initiator="bob", source=None)[
+        "records"
+    ]
+    assert record["cause"] == "drift" and record["source"] == "reconcile" and record["initiator"] == "bob"
+    with pytest.raises(NotFound):
+        h.service.reconcile("Application", "web", env="staging", initiator=None, source=None)
+
+
+def test_an_unset_drift_policy_is_not_stored_so_older_specs_compare_equal(h: Harness) -> None:
+    h.apply(ENV)
+    assert "drift" not in h.service.get_object("Environment", "staging")["spec"]
+    out = h.apply(ENV + "drift: report\n")
+    assert (
+        out["objects"][0]["changed"]
+        and h.service.get_object("Environment", "staging")["spec"]["drift"] == "report"
+    )
+    with pytest.raises(InvalidInput, match="drift"):
+        h.apply(ENV + "drift: sometimes\n")

@@ -135,3 +135,17 @@ def test_unfinished_records_are_those_not_terminal(store: Store) -> None:
     apply(store, app("repo:v1"))
     apply(store, app("repo:v2"))
     assert [(r.name, r.generation) for r in store.unfinished_records()] == [("staging", 1), ("web", 2)]
+
+
+def test_a_cancel_request_is_kept_on_an_open_record_only(store: Store) -> None:
+    (w,) = apply(store, ENV)
+    assert w.record is not None
+    marked = store.request_cancel(w.record.id, initiator="alice")
+    assert marked is not None and marked.cancel_requested == "alice"
+    store.save_record(marked.finish(RecordStatus.CANCELLED, "Cancelled by alice.", now=utcnow()))
+    (again,) = apply(store, ENV)  # a cancelled generation is retried by applying it again
+    assert again.record is not None and again.record.cancel_requested is None
+    store.save_record(again.record.finish(RecordStatus.SUCCEEDED, None, now=utcnow()))
+    ended = store.request_cancel(again.record.id, initiator="bob")
+    assert ended is not None and ended.cancel_requested is None
+    assert store.request_cancel("424242", initiator=None) is None

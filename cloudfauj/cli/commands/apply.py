@@ -14,8 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
+from cloudfauj.cli import diffs
 from cloudfauj.cli.client import Client
 from cloudfauj.cli.commands.common import (
+    SUCCEEDED,
     InputError,
     OutputOpt,
     ServerOpt,
@@ -68,6 +70,10 @@ SourceOpt = Annotated[
     ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Open records even for unchanged objects.")]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Only show what would change (like `cloudfauj diff`); apply nothing."),
+]
 
 
 def apply(
@@ -82,6 +88,7 @@ def apply(
     output: OutputOpt = Format.table,
     server: ServerOpt = None,
     token: TokenOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Apply manifests (upstream files or kind-based documents) and wait for them to converge."""
     code = apply_files(
@@ -96,6 +103,7 @@ def apply(
         output=output,
         server=server,
         token=token,
+        dry_run=dry_run,
     )
     raise typer.Exit(code)
 
@@ -172,6 +180,7 @@ def apply_files(
     server: str | None,
     token: str | None,
     after: Callable[[Client, dict[str, Any]], None] | None = None,
+    dry_run: bool = False,
 ) -> int:
     """The exit code of applying `files`; `after(client, result)` runs once the records are followed."""
     body = {
@@ -183,6 +192,9 @@ def apply_files(
         "force": force,
     }
     with connect(server, token) as client:
+        if dry_run:  # the same body, answered with what it would change; nothing is applied
+            diffs.show(diffs.request(client, body), output)
+            return SUCCEEDED
         result = client.post("/v1/apply", {k: v for k, v in body.items() if v is not None})
         for line in summary(result):
             notice(line)

@@ -142,9 +142,16 @@ def object_path(kind: str, name: str, env: str | None) -> str:
 
 # -- waiting on records --------------------------------------------------------------------------------
 def finish(
-    client: Client, records: list[dict[str, Any]], *, wait: bool, timeout: float | None, fmt: Format
+    client: Client,
+    records: list[dict[str, Any]],
+    *,
+    wait: bool,
+    timeout: float | None,
+    fmt: Format,
+    success: tuple[str, ...] = ("succeeded",),
 ) -> int:
-    """Follow `records` (with --wait), print them as results, and say what exit code they mean."""
+    """Follow `records` (with --wait), print them as results, and say what exit code they mean:
+    0 when each ended with a status in `success`, else 1."""
     if not wait or not records:
         _results(records, fmt)
         return SUCCEEDED
@@ -158,7 +165,7 @@ def finish(
         notice("Stopped following; the work goes on on the server (see `cloudfauj get records`).")
         raise typer.Exit(INTERRUPTED) from None
     _results(records, fmt)
-    failed = [r for r in records if r["status"] != "succeeded"]
+    failed = [r for r in records if r["status"] not in success]
     if failed:
         notice(f"{len(failed)} of {len(records)} record(s) did not succeed.")
         return FAILED

@@ -1,10 +1,13 @@
-"""Reading state: `get` (lists and single objects), `describe` (for people) and `logs` (a record's events).
+"""Reading state: `get` (lists and single objects), `describe` (for people) and a record's event log (for
+`logs deployment|record`, whose commands are in logs.py).
 
-Lists follow the API's pages until the end, unless `--limit` says how many rows to fetch.
+Lists follow the API's pages until the end, unless `--limit` says how many rows to fetch. `get deployments
+--watch` then polls every `WATCH_SECONDS` and prints a row for each new deployment and each status change.
 """
 
 from __future__ import annotations
 
+from time import sleep
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,9 +26,9 @@ from cloudfauj.cli.commands.common import (
 )
 from cloudfauj.cli.commands.describe import describe_object, describe_record
 from cloudfauj.cli.follow import Update, follow
-from cloudfauj.cli.output import COLUMNS, Format, emit, event_line, notice, status_sentence
+from cloudfauj.cli.output import COLUMNS, Column, Format, emit, event_line, notice, status_sentence
 
-__all__ = ["fetch_one", "fetch_rows", "register", "show_logs"]
+__all__ = ["fetch_one", "fetch_rows", "register", "show_logs", "watch_rows"]
 
 ALL_KINDS = ("Environment", "Application", "Deployment", "Domain", "Record")
 OBJECT_KINDS = ("Environment", "Application", "Domain")
@@ -40,6 +43,11 @@ FILTERS = {
 
 EnvOpt = Annotated[str | None, typer.Option("--env", help="Only this environment.")]
 
+WATCH_SECONDS = 1.0  # how often `get --watch` asks again
+# Rows compared on each poll of `--watch`: new records and status changes happen among the newest.
+WATCH_WINDOW = 100
+WATCHABLE = ("Deployment", "Record")
+
 
 def get(
     kind: Annotated[str, typer.Argument(help="environments, applications, deployments, domains or records.")],
@@ -51,6 +59,12 @@ def get(
     of_kind: Annotated[str | None, typer.Option("--kind", help="Records of this kind only.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Records with this status only.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many rows.")] = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", "-w", help="Deployments and records: then print new rows and status changes."
+        ),
+    ] = False,
     output: OutputOpt = Format.table,
     server: ServerOpt = None,
     token: TokenOpt = None,
@@ -65,10 +79,14 @@ def get(
     ]
     if wrong:
         raise InputError(f"`get {kind}` does not take {', '.join(wrong)}.")
+    if watch:
+        _check_watch(kind, resolved, name, output)
     with connect(server, token) as client:
         if name is not None:
             emit(fetch_one(client, resolved, name, env), output, COLUMNS[resolved])
             return
+        if watch:
+            raise typer.Exit(watch_rows(client, resolved, limit=limit, **filters))
         rows = fetch_rows(client, resolved, limit=limit, **filters)
     if output is Format.table and not rows:
         notice(f"No {PATHS.get(resolved, resolved.lower() + 's')} found.")
@@ -95,28 +113,6 @@ def describe(
             "/v1/records", kind=resolved, name=name, env=obj["metadata"].get("env"), limit=5
         )["items"]
     describe_object(obj, records, output)
-
-
-def logs(
-    kind: Annotated[str, typer.Argument(help="deployment or record.")],
-    record_id: Annotated[str, typer.Argument(metavar="ID")],
-    follow_: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep printing until the record ends.")
-    ] = False,
-    output: OutputOpt = Format.table,
-    server: ServerOpt = None,
-    token: TokenOpt = None,
-) -> None:
-    """Print a record's event log: TIMESTAMP  TYPE  message."""
-    code = show_logs(
-        kind_of(kind, ("Deployment", "Record")),
-        record_id,
-        follow_=follow_,
-        output=output,
-        server=server,
-        token=token,
-    )
-    raise typer.Exit(code)
 
 
 def show_logs(
@@ -150,6 +146,63 @@ def show_logs(
 def _emit_events(events: list[dict[str, Any]], output: Format) -> None:
     if output is not Format.table:
         emit(events, output)
+
+
+def _check_watch(word: str, kind: str, name: str | None, output: Format) -> None:
+    if kind not in WATCHABLE:
+        raise InputError(f"`get {word}` does not take --watch; it follows deployments and records.")
+    if name is not None:
+        raise InputError(f"--watch follows a list; follow one record with `cloudfauj logs {word} {name} -f`.")
+    if output is not Format.table:
+        raise InputError("--watch prints table rows as they change; it does not take -o json or yaml.")
+
+
+def watch_rows(client: Client, kind: str, *, limit: int | None, **filters: str | None) -> int:
+    """Print the rows, then one more for every row that appears or changes status, until Ctrl-C (0)."""
+    window = max(limit or 0, WATCH_WINDOW)
+    try:
+        rows = fetch_rows(client, kind, limit=None if limit is None else window, **filters)
+        shown = _Rows(COLUMNS[kind])
+        shown.print(rows[:limit])
+        if not rows:
+            notice(f"No {kind.lower()}s yet; watching for new ones (Ctrl-C to stop).")
+        known = {r["id"]: r["status"] for r in rows}
+        while True:
+            sleep(WATCH_SECONDS)
+            latest = fetch_rows(client, kind, limit=window, **filters)
+            changed = [r for r in reversed(latest) if known.get(r["id"]) != r["status"]]  # oldest first
+            shown.print(changed)
+            known.update((r["id"], r["status"]) for r in changed)
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C is how watching ends
+
+
+class _Rows:
+    """Table rows printed a few at a time, under one header, in the columns the first rows set (STATUS
+    wide enough for every status from the start, since that is the column that changes)."""
+
+    AT_LEAST = {"STATUS": len("in_progress")}
+
+    def __init__(self, columns: list[Column]) -> None:
+        self.columns = columns
+        self.widths: list[int] | None = None
+
+    def print(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        cells = [
+            ["-" if v is None or v == "" else str(v) for v in (get(r) for _, get in self.columns)]
+            for r in rows
+        ]
+        if self.widths is None:
+            headers = [c[0] for c in self.columns]
+            self.widths = [
+                max(len(h), self.AT_LEAST.get(h, 0), *(len(line[i]) for line in cells))
+                for i, h in enumerate(headers)
+            ]
+            cells.insert(0, headers)
+        for line in cells:
+            typer.echo("   ".join(c.ljust(w) for c, w in zip(line, self.widths, strict=True)).rstrip())
 
 
 def fetch_one(client: Client, kind: str, name: str, env: str | None) -> Any:
@@ -192,4 +245,3 @@ def fetch_rows(
 def register(app: typer.Typer) -> None:
     app.command()(get)
     app.command()(describe)
-    app.command()(logs)

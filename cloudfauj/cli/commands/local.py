@@ -48,6 +48,14 @@ def server(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Objects reconciled at once [default: 8].")
     ] = None,
+    resync_seconds: Annotated[
+        float | None,
+        typer.Option("--resync-seconds", help="How often every object is compared with AWS [default: 600]."),
+    ] = None,
+    drift: Annotated[
+        str | None,
+        typer.Option("--drift", help="What resync does with drift: correct or report [default: correct]."),
+    ] = None,
 ) -> None:
     """Run the Cloudfauj server (API and reconcilers) until interrupted."""
     from cloudfauj.settings import load_settings
@@ -62,6 +70,8 @@ def server(
         "aws_endpoint": aws_endpoint,
         "region": region,
         "workers": workers,
+        "resync_seconds": resync_seconds,
+        "drift": drift,
     }
     settings = load_settings(config, overrides)  # InvalidInput: exit 2, before the server's slow imports
     from cloudfauj.server import run
