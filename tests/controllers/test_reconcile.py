@@ -210,3 +210,25 @@ def test_a_deployment_past_its_deadline_fails_and_leaves_the_last_good_revision_
     assert "deadline exceeded" in (failed.reason or "") and "returned to revision 1" in (failed.reason or "")
     svc = ecs.describe_services(cluster=cluster, services=["web"])["services"][0]
     assert svc["taskDefinition"] == good.progress["rollout_task_definition"]
+
+
+def test_a_deleted_subnet_is_drift_and_is_recreated(world: World, aws: Any) -> None:
+    world.apply(env())
+    world.converge("Environment/staging")
+    obj = world.store.get_object("Environment", None, "staging")
+    assert obj is not None
+    ec2 = aws("ec2")
+    subnet = obj.status["outputs"]["subnet_ids"][0]
+    for assoc in ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])[
+        "RouteTables"
+    ][0]["Associations"]:
+        if assoc.get("SubnetId") == subnet:
+            ec2.disassociate_route_table(AssociationId=assoc["RouteTableAssociationId"])
+    ec2.delete_subnet(SubnetId=subnet)
+    record = world.converge("Environment/staging")
+    assert record.cause == Cause.DRIFT and record.status == RecordStatus.SUCCEEDED, record.reason
+    events = [e.message for e in world.store.events(record.id)]
+    assert any(m.startswith("Drift: create subnet") for m in events), events
+    vpc = obj.status["outputs"]["vpc_id"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    assert len(subnets) == 2 and subnet not in {s["SubnetId"] for s in subnets}
