@@ -4,11 +4,14 @@
     ├── InvalidInput        the client sent something wrong (manifest, name, size, request): HTTP 400, exit 2
     ├── NotFound            the named object or record does not exist: HTTP 404, exit 2
     ├── Conflict            the request contradicts stored state (e.g. env still has apps): HTTP 409, exit 2
+    ├── Unauthorized        no token, or one that is unknown or revoked: HTTP 401, exit 3
+    ├── Forbidden           the token's role may not do that: HTTP 403, exit 3
+    ├── Unavailable         this server cannot do that now or at all (no AWS access, no planner): HTTP 503
     └── ReconcileError      raised by controllers and the AWS gateway while converging an object
         ├── TemporaryError  worth retrying after `delay` seconds (throttling, 5xx, dependency not ready)
         └── PermanentError  retrying cannot help (access denied, invalid parameter, image missing)
 
-The API maps the first three to HTTP statuses in one table; the reactor turns the last two into
+The API maps the others to HTTP statuses in one table; the reactor turns the last two into
 outcomes. Messages are whole sentences that name the object and say what to do.
 """
 
@@ -19,12 +22,15 @@ from dataclasses import dataclass
 __all__ = [
     "CloudfaujError",
     "Conflict",
+    "Forbidden",
     "InvalidInput",
     "NotFound",
     "PermanentError",
     "Problem",
     "ReconcileError",
     "TemporaryError",
+    "Unauthorized",
+    "Unavailable",
 ]
 
 
@@ -91,6 +97,25 @@ class NotFound(CloudfaujError):
 
 class Conflict(CloudfaujError):
     code = "conflict"
+
+
+class Unavailable(CloudfaujError):
+    """The request is fine but this server cannot serve it: it was built without what it needs (AWS
+    access for logs, a planner for diff). Not the client's fault, and not a bug either."""
+
+    code = "unavailable"
+
+
+class Unauthorized(CloudfaujError):
+    """The request carries no token, or one the server does not know (or that was revoked)."""
+
+    code = "unauthorized"
+
+
+class Forbidden(CloudfaujError):
+    """The token is valid, but its role may not do what was asked (`cloudfauj.tokens` has the rule)."""
+
+    code = "forbidden"
 
 
 class ReconcileError(CloudfaujError):

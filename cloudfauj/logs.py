@@ -22,6 +22,7 @@ from typing import Any
 
 from cloudfauj.aws import AwsError, Gateway
 from cloudfauj.errors import InvalidInput, Problem
+from cloudfauj.manifests.names import shown
 from cloudfauj.records import format_time
 from controllers import naming
 
@@ -36,9 +37,11 @@ __all__ = [
 ]
 
 SINCE_FORMAT = "a whole number and a unit, s, m, h or d (like 30s, 10m, 2h or 1d)"
-_SINCE_RE = re.compile(r"^([0-9]+)([smhd])$")
+# Bounded digit counts: `int()` of thousands of digits raises, and AWS takes no timestamp past 13 digits
+# (milliseconds since the epoch); 12 digits of days is already longer than the epoch.
+_SINCE_RE = re.compile(r"^([0-9]{1,12})([smhd])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_CURSOR_RE = re.compile(r"^([0-9]+):((?:[0-9a-f]{12})(?:,[0-9a-f]{12})*)?$")
+_CURSOR_RE = re.compile(r"^([0-9]{1,13}):((?:[0-9a-f]{12})(?:,[0-9a-f]{12})*)?$")
 
 # One event as filter_log_events returns it: timestamp, eventId, logStreamName, message.
 Event = dict[str, Any]
@@ -71,7 +74,7 @@ class Cursor:
             return cls(0)
         span = parse_since(since)
         if span is None:
-            raise InvalidInput([Problem(f"must be {SINCE_FORMAT}; got '{since}'", field="since")])
+            raise InvalidInput([Problem(f"must be {SINCE_FORMAT}; got {shown(since)}", field="since")])
         return cls(max(0, int(now.timestamp() * 1000) - span))
 
     @classmethod

@@ -167,6 +167,7 @@ class Record:
             "finished_at": self.finished_at,
             "deadline": self.deadline,
             "duration_seconds": _duration(self.started_at, self.finished_at),
+            "aws_calls": dict(sorted(self.progress.get("aws_calls", {}).items())),
             "spec": self.spec,
         }
         if events is not None:

@@ -11,15 +11,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from cloudfauj import __version__, plans
+from cloudfauj import __version__, plans, tokens
 from cloudfauj.aws import Gateway, ecr
-from cloudfauj.errors import CloudfaujError, Conflict, InvalidInput, NotFound, Problem
+from cloudfauj.errors import CloudfaujError, Conflict, InvalidInput, NotFound, Problem, Unavailable
 from cloudfauj.logs import Cursor, log_group_of, read_app_logs
 from cloudfauj.manifests import ParsedDocument, Source, app_collision_key, parse_sources
 from cloudfauj.records import Cause, Record, RecordStatus, StoredObject, object_key, utcnow
 from cloudfauj.settings import Settings
 from cloudfauj.store import Desired, Store
+from cloudfauj.tokens import Role
 from controllers.base import Change
+from controllers.gc import GC_KIND, GC_NAME, Owner, find_orphans
 
 __all__ = ["Service"]
 
@@ -60,8 +62,10 @@ class Service:
         source: str | None,
         force: bool,
         initiator: str | None,
+        role: Role = Role.ADMIN,
     ) -> dict[str, Any]:
         docs = parse_sources(sources, env=env, image=image)
+        _require_changes(role, docs, verb="apply")
         self._check_references(docs)
         batch = [
             Desired(
@@ -160,14 +164,21 @@ class Service:
 
     # -- diff --------------------------------------------------------------------------------------
     def diff(
-        self, sources: list[Source], *, env: str | None, image: str | None, force: bool = False
+        self,
+        sources: list[Source],
+        *,
+        env: str | None,
+        image: str | None,
+        force: bool = False,
+        role: Role = Role.ADMIN,
     ) -> dict[str, Any]:
         """What `apply` of the same input would change, per AWS resource (`cloudfauj.plans`): validated
         and built exactly as apply does, planned by the controllers; nothing stored, nothing mutated."""
-        if self._plan is None:
-            raise CloudfaujError("This service was built without a planner, so it cannot diff.")
         docs = parse_sources(sources, env=env, image=image)
+        _require_changes(role, docs, verb="diff")
         self._check_references(docs)
+        if self._plan is None:
+            raise Unavailable("This server was started without a planner, so it cannot diff; apply works.")
         planner = plans.Planner(self._plan, self.store.get_object, aws=self.aws, force=force)
         objects = [
             planner.object(
@@ -324,6 +335,67 @@ class Service:
         self._enqueue(obj.key)
         return {"records": [record.to_dict(events=[])]}
 
+    # -- tokens ------------------------------------------------------------------------------------
+    def create_token(self, name: str, role: Role) -> dict[str, Any]:
+        """A new token of `role`; its secret is in this answer only (the store keeps a hash)."""
+        problem = tokens.token_name_problem(name)
+        if problem:
+            raise InvalidInput([Problem(problem, field="name")])
+        secret = tokens.new_secret()
+        token = self.store.create_token(name, role, tokens.hash_secret(secret))
+        log.info("created token %s with role %s", token.name, token.role)
+        return {"name": token.name, "role": str(token.role), "token": secret}
+
+    def list_tokens(self, *, limit: int, cursor: str | None) -> dict[str, Any]:
+        rows = self.store.list_tokens(after=cursor, limit=limit + 1)
+        page = rows[:limit]
+        return {
+            "items": [t.to_dict() for t in page],
+            "next_cursor": page[-1].name if len(rows) > limit and page else None,
+        }
+
+    def revoke_token(self, name: str) -> dict[str, Any]:
+        token = self.store.revoke_token(name)
+        log.info("revoked token %s", token.name)
+        return token.to_dict()
+
+    # -- garbage collection ------------------------------------------------------------------------
+    def gc(self, *, dry_run: bool, initiator: str | None) -> dict[str, Any]:
+        """AWS resources carrying our tag that no live object owns (`controllers.gc`), found read-only.
+        Without `dry_run` their deletion is handed to the reactor as an object-less record listing them
+        (the API never mutates AWS); none found, no record."""
+        if self.aws is None:
+            raise Unavailable("This server was started without AWS access, so it cannot look for orphans.")
+        orphans = [o.to_dict() for o in find_orphans(self.aws, self._owned)]
+        if dry_run or not orphans:
+            return {"dry_run": dry_run, "orphans": orphans, "records": []}
+        standin = StoredObject(
+            kind=GC_KIND,
+            name=GC_NAME,
+            env=None,
+            spec={"orphans": orphans},
+            generation=1,
+            created_at="",
+            updated_at="",
+        )
+        record = self.store.open_record(
+            standin,
+            cause=Cause.DELETE,
+            initiator=initiator,
+            source="gc",
+            deadline_seconds=self.settings.deadline_seconds,
+        )
+        self.store.append_event(record.id, "info", f"{len(orphans)} orphaned AWS resource(s) to delete.")
+        self._enqueue(object_key(GC_KIND, None, GC_NAME))
+        return {"dry_run": False, "orphans": orphans, "records": [record.to_dict(events=[])]}
+
+    def _owned(self, owner: Owner) -> bool:
+        """Whether a live object owns what carries `owner`'s tags. An environment the store lost while it
+        still has applications is left alone: tearing it down would break them."""
+        if self.store.get_object(owner.kind, owner.env, owner.name) is not None:
+            return True
+        return owner.kind == "Environment" and bool(self.store.list_objects("Application", env=owner.name))
+
     # -- records -----------------------------------------------------------------------------------
     def list_records(
         self,
@@ -339,8 +411,9 @@ class Service:
             kind=kind, env=env, name=name, status=status, before=cursor, limit=limit + 1
         )
         page = rows[:limit]
+        events = self.store.events_of([r.id for r in page])  # one query for the page, not one per record
         return {
-            "items": [r.to_dict(events=self.store.events(r.id)) for r in page],
+            "items": [r.to_dict(events=events[r.id]) for r in page],
             "next_cursor": page[-1].id if len(rows) > limit and page else None,
         }
 
@@ -369,6 +442,12 @@ class Service:
         env_obj = self.get_object("Environment", env)
         app = self.get_object("Application", name, env=env)
         if self.aws is None:
-            raise CloudfaujError("This service was built without AWS access, so it cannot read logs.")
+            raise Unavailable("This server was started without AWS access, so it cannot read app logs.")
         group = log_group_of(app, env_obj)
         return read_app_logs(self.aws, log_group=group, app=name, start=start, limit=limit)
+
+
+def _require_changes(role: Role, docs: list[ParsedDocument], *, verb: str) -> None:
+    """A batch is refused whole (403) when it holds a kind the caller's role may not change."""
+    for d in docs:
+        tokens.require_change(role, d.manifest.kind, d.manifest.metadata.name, verb=verb)

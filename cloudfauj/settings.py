@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -28,6 +28,10 @@ class Settings(BaseModel):
     sandbox: bool = False
     sandbox_port: int = Field(4566, ge=0, le=65535)
     sandbox_rollout_seconds: float = Field(3.0, ge=0)
+    # faults the embedded sandbox injects into AWS calls, e.g. "throttle=0.3,error=0.05" (sandbox/faults.py)
+    sandbox_faults: str | None = None
+    sandbox_throttle: bool = False  # enforce AWS's documented token buckets (sandbox/throttle.py)
+    sandbox_latency_ms: float = Field(0.0, ge=0)
 
     workers: int = Field(8, ge=1, le=256)
     deadline_seconds: float = Field(900, gt=0)  # per record, unless the apply asks for another
@@ -37,8 +41,55 @@ class Settings(BaseModel):
     backoff_max_seconds: float = Field(60.0, gt=0)
     drift: str = Field("correct", pattern="^(correct|report)$")
     max_body_bytes: int = Field(1 << 20, gt=0)
+    # HTTPS for the API: a PEM certificate (chain) and its private key, both or neither
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     log_retention_days: int = 30
     log_level: str = "info"
+    # the AWS call budget: AWS's documented buckets, refilled at `aws_budget_margin` of their rate;
+    # `aws_limits` overrides a category's burst and rate, e.g. {"ecs:service-modify": [50, 5]}
+    aws_budget: bool = True
+    aws_budget_margin: float = Field(0.95, gt=0, le=1)
+    aws_limits: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    @field_validator("aws_limits")
+    @classmethod
+    def _known_categories(cls, limits: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        from cloudfauj.aws.budget import LIMITS  # boto-free, but keep settings importable alone
+
+        unknown = sorted(set(limits) - set(LIMITS))
+        if unknown:
+            raise ValueError(f"unknown categories {', '.join(unknown)}; known: {', '.join(sorted(LIMITS))}")
+        if any(burst < 1 or rate <= 0 for burst, rate in limits.values()):
+            raise ValueError("each category needs a burst of at least 1 and a positive rate")
+        return limits
+
+    @field_validator("sandbox_faults")
+    @classmethod
+    def _fault_plan(cls, text: str | None) -> str | None:
+        if text is not None:
+            from cloudfauj.sandbox.faults import FaultPlan  # only when asked for: it loads the sandbox
+
+            FaultPlan.parse(text)  # ValueError: one sentence saying what is wrong
+        return text
+
+    @model_validator(mode="after")
+    def _faults_need_the_sandbox(self) -> Settings:
+        if self.sandbox_faults and not self.sandbox:
+            raise ValueError(
+                "sandbox_faults applies to the embedded emulator (--sandbox); for a separate one, "
+                "start it with `cloudfauj sandbox serve --faults ...`"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both files, or neither")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{path} is not a readable file")
+        return self
 
 
 def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:

@@ -19,6 +19,7 @@ from cloudfauj.manifests import fargate_size
 from cloudfauj.records import Cause, Record
 from controllers import naming
 from controllers.base import Change, Context, Done, Result, Wait
+from controllers.idempotency import client_token
 from controllers.rollout import RolloutTracker
 from controllers.routing import Routing
 
@@ -88,16 +89,15 @@ class SecurityGroup:
     name = "security-group"
 
     def observe(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any] | None:
-        groups = ctx.aws.paginate(
-            "ec2",
-            "describe_security_groups",
-            "SecurityGroups",
-            Filters=[
-                {"Name": "vpc-id", "Values": [env["vpc_id"]]},
-                {"Name": "tag:cloudfauj:managed-by", "Values": [ctx.installation_id]},
-                {"Name": "tag:cloudfauj:app", "Values": [ctx.obj.name]},
-            ],
+        in_vpc = ctx.reads.security_groups(
+            ctx.aws, env["vpc_id"], ctx.installation_id, fresh=ctx.record is not None
         )
+        groups = [
+            g
+            for g in in_vpc
+            if from_aws(g.get("Tags")).get("cloudfauj:app") == ctx.obj.name
+            and from_aws(g.get("Tags")).get("cloudfauj:kind") == "Application"
+        ]
         if not groups:
             return None
         sg = sorted(groups, key=lambda g: g["GroupId"])[0]
@@ -162,6 +162,7 @@ class SecurityGroup:
                 GroupId=sg_id,
                 IpPermissions=[_permission(r) for r in missing],
             )
+        ctx.reads.forget_groups(env["vpc_id"], ctx.installation_id)
         return str(sg_id)
 
     @staticmethod
@@ -204,13 +205,8 @@ class TaskDefinition:
         return self._describe(ctx, desired["family"])
 
     def _describe(self, ctx: Context, ref: str) -> dict[str, Any] | None:
-        try:
-            td = ctx.aws.call("ecs", "describe_task_definition", taskDefinition=ref)["taskDefinition"]
-        except AwsError as e:
-            if e.code in ("ClientException", "InvalidParameterException"):
-                return None
-            raise
-        if td.get("status") != "ACTIVE":
+        td = ctx.reads.task_definition(ctx.aws, ref)
+        if td is None or td.get("status") != "ACTIVE":
             return None
         container = td["containerDefinitions"][0]
         ports = container.get("portMappings", [])
@@ -260,6 +256,7 @@ class TaskDefinition:
             containerDefinitions=[container],
             tags=as_ecs(ctx.aws.tags("Application", env=ctx.obj.env, app=app)),
         )["taskDefinition"]
+        ctx.reads.remember_task_definition(td)  # revisions are immutable: the next resync need not ask
         return str(td["taskDefinitionArn"])
 
     def delete_all(self, ctx: Context, family: str) -> None:
@@ -284,17 +281,11 @@ class Service:
     name = "service"
 
     def observe(self, ctx: Context, cluster: str) -> dict[str, Any] | None:
-        found = ctx.aws.call(
-            "ecs",
-            "describe_services",
-            cluster=cluster,
-            services=[naming.service(ctx.obj.name)],
-            include=["TAGS"],
-        )["services"]
-        active = [s for s in found if s.get("status") == "ACTIVE"]
-        if not active:
+        svc = ctx.reads.service(
+            ctx.aws, cluster, ctx.obj.env or "", naming.service(ctx.obj.name), fresh=ctx.record is not None
+        )
+        if svc is None:
             return None
-        svc = active[0]
         if not is_owned(from_aws(svc.get("tags")), ctx.installation_id, app=ctx.obj.name):
             raise PermanentError(
                 f"ECS service {svc['serviceName']} exists in the cluster but is not managed by Cloudfauj."
@@ -387,6 +378,7 @@ class Service:
                 resource=f"service {name}",
                 cluster=cluster,
                 serviceName=name,
+                clientToken=client_token(ctx, "service"),  # a repeat answers with this service
                 launchType="FARGATE",
                 schedulingStrategy="REPLICA",
                 propagateTags="SERVICE",
@@ -403,9 +395,11 @@ class Service:
                 forceNewDeployment=force,
                 **params,
             )
+        ctx.reads.forget_service(cluster, name)
 
     def delete(self, ctx: Context, cluster: str, observed: dict[str, Any]) -> None:
         name = observed["serviceName"]
+        ctx.reads.forget_service(cluster, name)
         try:
             ctx.mutate(
                 "ecs", "delete_service", resource=f"service {name}", cluster=cluster, service=name, force=True
@@ -428,6 +422,7 @@ class ApplicationController:
         self.routing = Routing()
 
     def _observe(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any]:
+        previous = ctx.obj.status.get("outputs") or {}  # routing left behind only if the app had a URL
         td_desired = self.td.desired(ctx, env)
         service = self.service.observe(ctx, env["cluster_arn"])
         return {
@@ -436,7 +431,7 @@ class ApplicationController:
             "td": self.td.observe(ctx, td_desired, service.get("taskDefinition") if service else None),
             "service": service,
             "routing": self.routing.observe(ctx, env) if env.get("https_listener_arn") else None,
-            "leftovers": self.routing.leftovers(ctx, env, ctx.obj.status.get("outputs") or {}),
+            "leftovers": self.routing.leftovers(ctx, env, previous) if previous.get("url") else {},
         }
 
     def _changes(self, ctx: Context, env: dict[str, Any], seen: dict[str, Any]) -> list[Change]:

@@ -13,10 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cloudfauj.aws import Gateway
+from cloudfauj.aws import AwsError, Gateway
 from cloudfauj.records import Record, StoredObject
+from controllers.idempotency import already_exists
+from controllers.reads import Reads
 
 __all__ = [
+    "AWS_CHANGES",
     "Condition",
     "Change",
     "Context",
@@ -49,7 +52,14 @@ def field_changes(desired: dict[str, Any], observed: dict[str, Any]) -> dict[str
     return {k: (observed.get(k), v) for k, v in desired.items() if observed.get(k) != v}
 
 
+AWS_CHANGES = "aws_changes"  # progress: how many AWS mutations the record's attempts got through
+
+
 Condition = tuple[bool, str, str | None]  # a kind-specific status condition: (status, reason, message)
+
+
+def _no_checkpoint() -> None:
+    """Outside a record (plans, diffs) there is no progress to keep."""
 
 
 @dataclass
@@ -87,14 +97,30 @@ class Context:
     emit: Callable[..., None]  # emit(type, message, action=, resource=, request_id=)
     progress: dict[str, Any]  # persisted with the record between attempts
     settings: Any
+    # Persist `progress` now, not only at the end of the attempt: a controller calls it after writing a
+    # "create pending" marker (a key ending in `_pending`, naming what is about to be created) and before
+    # the AWS call, so that a server killed during the call finds the marker on the next attempt and
+    # adopts the resource instead of creating another (Crossplane's pattern). The reactor carries
+    # `_pending` keys into the object's next record too (a newer apply, a deletion).
+    checkpoint: Callable[[], None] = _no_checkpoint
+    # batched, cached reads shared by the reactor's attempts (controllers.reads); none shared by default
+    reads: Reads = field(default_factory=lambda: Reads(lambda env: [], ttl=0))
 
     @property
     def installation_id(self) -> str:
         return self.aws.installation_id
 
     def mutate(self, service: str, operation: str, /, *, resource: str, **params: Any) -> dict[str, Any]:
-        """Call AWS to change something and log it as an event of the record."""
-        response = self.aws.call(service, operation, **params)
+        """Call AWS to change something and log it as an event of the record. An answer that the thing
+        already exists ends the attempt with a retry that observes it again (`controllers.idempotency`)."""
+        try:
+            response = self.aws.call(service, operation, **params)
+        except AwsError as e:
+            retry = already_exists(e, resource)
+            if retry is None:
+                raise
+            raise retry from e
+        self.progress[AWS_CHANGES] = int(self.progress.get(AWS_CHANGES, 0)) + 1
         request_id = response.get("ResponseMetadata", {}).get("RequestId")
         self.emit(
             "aws",

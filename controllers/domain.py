@@ -4,10 +4,12 @@ and the DNS validation records of that certificate in the zone.
 Each sub-resource is found by our ownership tags before anything is created (moto, unlike AWS, makes a
 second zone for a repeated CallerReference and ignores ACM's IdempotencyToken). A hosted zone cannot be
 tagged in the call that creates it, so a crash between `create_hosted_zone` and `change_tags_for_resource`
-would leave an untagged zone: the CallerReference carries the installation id, is kept in the record's
-progress before the call ("create pending", as Crossplane does), and an untagged zone with our
-CallerReference is adopted and tagged instead of creating another. Validation records are written with
-UPSERT only (a CREATE of an existing record duplicates it in moto).
+would leave an untagged zone: the CallerReference carries the installation id, is saved in the record's
+progress before the call (`ctx.checkpoint()`: "create pending", as Crossplane does), and an untagged zone
+with our CallerReference is adopted and tagged instead of creating another. Likewise the ACM
+IdempotencyToken is saved before `request_certificate`, so a retry after a crash asks for the same
+certificate (AWS's listing may not show it yet) rather than a second one. Validation records are
+written with UPSERT only (a CREATE of an existing record duplicates it in moto).
 
 The domain is usable by environments once its phase is `ready`: `reconcile` returns `Done` only when the
 certificate is ISSUED, and `Wait`s (condition `CertificateIssued` false) until then.
@@ -16,13 +18,13 @@ certificate is ISSUED, and `Wait`s (condition `CertificateIssued` false) until t
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
 from cloudfauj.aws import MANAGED_BY, AwsError, as_ec2, from_aws, is_owned
 from cloudfauj.errors import PermanentError, TemporaryError
 from controllers.base import Change, Context, Done, Result, Wait
+from controllers.idempotency import client_token
 
 __all__ = ["DomainController"]
 
@@ -99,6 +101,8 @@ class HostedZone:
             return None
         zone, tags = found[0]
         zone_id = _zone_id(zone["Id"])
+        if owned:  # a create that was pending has been adopted (or a crash came after the tagging)
+            ctx.progress.pop(ZONE_PENDING, None)
         detail = ctx.aws.call("route53", "get_hosted_zone", Id=zone_id)
         servers = list(detail.get("DelegationSet", {}).get("NameServers", []))
         state["zone_id"], state["name_servers"] = zone_id, servers
@@ -123,8 +127,9 @@ class HostedZone:
     def apply(self, ctx: Context, state: dict[str, Any], observed: dict[str, Any] | None) -> None:
         name = ctx.obj.name
         if observed is None:
-            reference = ctx.progress.get(ZONE_PENDING) or f"{_caller_prefix(ctx)}{uuid.uuid4()}"
+            reference = ctx.progress.get(ZONE_PENDING) or f"{_caller_prefix(ctx)}{client_token(ctx, 'zone')}"
             ctx.progress[ZONE_PENDING] = reference
+            ctx.checkpoint()  # before the call: a crash during it must not lose the reference
             created = ctx.mutate(
                 "route53",
                 "create_hosted_zone",
@@ -262,6 +267,7 @@ class Certificate:
                 )
             return None
         state["certificate_arn"], state["certificate_status"] = chosen["CertificateArn"], chosen["Status"]
+        ctx.progress.pop(CERT_PENDING, None)  # found: no request is pending any more
         state["certificate"] = chosen
         return {"arn": chosen["CertificateArn"], "status": chosen["Status"]}
 
@@ -274,8 +280,9 @@ class Certificate:
         name = ctx.obj.name
         pending = ctx.progress.get(CERT_PENDING)
         if not pending or time.time() - float(pending.get("at", 0)) > TOKEN_WINDOW:
-            pending = {"token": uuid.uuid4().hex[:32], "at": time.time()}
+            pending = {"token": client_token(ctx, "certificate"), "at": time.time()}
             ctx.progress[CERT_PENDING] = pending
+            ctx.checkpoint()  # before the call: a retry after a crash reuses the token
         arn = ctx.mutate(
             "acm",
             "request_certificate",

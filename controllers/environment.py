@@ -105,7 +105,7 @@ class ExecutionRole:
             if e.code == "NoSuchEntity":
                 return None
             raise
-        tags = from_aws(ctx.aws.call("iam", "list_role_tags", RoleName=name).get("Tags"))
+        tags = from_aws(role.get("Tags") or ctx.aws.call("iam", "list_role_tags", RoleName=name).get("Tags"))
         if not is_owned(tags, ctx.installation_id):
             raise PermanentError(f"IAM role {name} exists but is not managed by this Cloudfauj installation.")
         attached = ctx.aws.call("iam", "list_attached_role_policies", RoleName=name)["AttachedPolicies"]
@@ -161,8 +161,10 @@ class LogGroup:
         group = next((g for g in groups if g["logGroupName"] == name), None)
         if group is None:
             return None
-        tags = ctx.aws.call("logs", "list_tags_log_group", logGroupName=name).get("tags", {})
-        if not is_owned(tags, ctx.installation_id):
+        # ownership is checked when we first meet the group; once our status names it, it is ours
+        known = ctx.obj.status.get("outputs", {}).get("log_group") == name
+        tags = {} if known else ctx.aws.call("logs", "list_tags_log_group", logGroupName=name).get("tags", {})
+        if not known and not is_owned(tags, ctx.installation_id):
             raise PermanentError(
                 f"Log group {name} exists but is not managed by this Cloudfauj installation."
             )
@@ -258,8 +260,11 @@ class EnvironmentController:
 
     def _load_balancing(self, ctx: Context, state: dict[str, Any], act: bool) -> list[Change]:
         """With a domain: the ALB and its listeners. Without one: remove them if a domain was dropped."""
-        observed = self.lb.observe(ctx, state)
         domain = ctx.obj.spec.get("domain")
+        had = ctx.obj.status.get("outputs", {}).get("alb_arn") or ctx.obj.status.get("phase") != "ready"
+        if not domain and not had:
+            return []  # no domain now, none at the last convergence: nothing to look for
+        observed = self.lb.observe(ctx, state)
         if not domain:
             if observed["alb"] is None and observed["sg"] is None:
                 return []

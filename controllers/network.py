@@ -15,6 +15,7 @@ from cloudfauj.aws import AwsError, as_ec2, from_aws
 from cloudfauj.errors import PermanentError, TemporaryError
 from controllers import naming
 from controllers.base import Change, Context
+from controllers.idempotency import client_token
 
 __all__ = ["InternetGateway", "RouteTable", "Subnets", "Vpc", "allocate_cidr"]
 
@@ -287,6 +288,7 @@ class RouteTable:
                 "create_route_table",
                 resource="route-table",
                 VpcId=state["vpc_id"],
+                ClientToken=client_token(ctx, "route-table"),
                 TagSpecifications=_spec(ctx, "route-table", "public"),
             )["RouteTable"]
             observed = {"id": table["RouteTableId"], "default_route": None, "subnets": []}

@@ -6,6 +6,7 @@ from controllers.application import ApplicationController
 from controllers.base import Controller
 from controllers.domain import DomainController
 from controllers.environment import EnvironmentController
+from controllers.gc import GarbageCollector
 
 __all__ = ["CONTROLLERS"]
 
@@ -14,3 +15,5 @@ CONTROLLERS: dict[str, Controller] = {
     "Environment": EnvironmentController(),
     "Application": ApplicationController(),
 }
+# Not a kind of object: the controller of `cloudfauj gc`'s records, which tears orphans down with the above.
+CONTROLLERS["GarbageCollection"] = GarbageCollector(dict(CONTROLLERS))

@@ -20,6 +20,7 @@ __all__ = ["Routing"]
 
 PRIORITIES = 50000
 DEREGISTRATION_DELAY = "60"
+DEREGISTRATION_KEY = "deregistration_delay.timeout_seconds"
 
 
 def _tags(ctx: Context) -> dict[str, str]:
@@ -54,7 +55,18 @@ class Routing:
             raise PermanentError(
                 f"Target group {name} exists but is not managed by this Cloudfauj installation."
             )
-        return {"arn": tg["TargetGroupArn"], "port": tg.get("Port"), "path": tg.get("HealthCheckPath")}
+        # The deregistration delay is set by a second call after the create: observing it means a server
+        # killed between the two finishes the job on its next attempt (and a change by hand is drift).
+        attributes = ctx.aws.call(
+            "elbv2", "describe_target_group_attributes", TargetGroupArn=tg["TargetGroupArn"]
+        )["Attributes"]
+        delay = next((a["Value"] for a in attributes if a["Key"] == DEREGISTRATION_KEY), None)
+        return {
+            "arn": tg["TargetGroupArn"],
+            "port": tg.get("Port"),
+            "path": tg.get("HealthCheckPath"),
+            "delay": delay,
+        }
 
     def _rule(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any] | None:
         host = hostname(ctx, env)
@@ -105,10 +117,17 @@ class Routing:
         path = spec["healthcheck"]["path"]
         if tg is None:
             changes.append(Change("target-group", "create", {"health_check_path": (None, path)}))
-        elif tg["path"] != path:
-            changes.append(
-                Change(f"target-group {tg['arn']}", "update", {"health_check_path": (tg["path"], path)})
-            )
+        else:
+            fields = {
+                k: (old, new)
+                for k, old, new in (
+                    ("health_check_path", tg["path"], path),
+                    ("deregistration_delay", tg.get("delay"), DEREGISTRATION_DELAY),
+                )
+                if old != new
+            }
+            if fields:
+                changes.append(Change(f"target-group {tg['arn']}", "update", fields))
         rule = observed["rule"]
         if rule is None:
             changes.append(Change("listener-rule", "create", {"host": (None, hostname(ctx, env))}))
@@ -151,21 +170,22 @@ class Routing:
                 Matcher={"HttpCode": "200-399"},
                 Tags=as_ec2(_tags(ctx)),
             )["TargetGroups"][0]["TargetGroupArn"]
-            ctx.mutate(
-                "elbv2",
-                "modify_target_group_attributes",
-                resource=f"target-group {name}",
-                TargetGroupArn=arn,
-                Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": DEREGISTRATION_DELAY}],
-            )
-            tg = {"arn": arn, "path": path}
-        elif tg["path"] != path:
+            tg = {"arn": arn, "path": path, "delay": None}
+        if tg["path"] != path:
             ctx.mutate(
                 "elbv2",
                 "modify_target_group",
                 resource=f"target-group {tg['arn']}",
                 TargetGroupArn=tg["arn"],
                 HealthCheckPath=path,
+            )
+        if tg.get("delay") != DEREGISTRATION_DELAY:
+            ctx.mutate(
+                "elbv2",
+                "modify_target_group_attributes",
+                resource=f"target-group {tg['arn']}",
+                TargetGroupArn=tg["arn"],
+                Attributes=[{"Key": DEREGISTRATION_KEY, "Value": DEREGISTRATION_DELAY}],
             )
         rule = observed["rule"]
         forward = [{"Type": "forward", "TargetGroupArn": tg["arn"]}]

@@ -64,4 +64,5 @@ cloudfauj get deployments
 
 if [ "$KEEP" = "--keep" ]; then
   step "The server keeps running at $CLOUDFAUJ_SERVER (sandbox AWS at $SANDBOX); stop it with: kill \$(cat .demo/server.pid)"
+  step "Its admin token (this demo kept the CLI config in .demo/config): export CLOUDFAUJ_TOKEN=\$(cat .demo/data/admin-token)"
 fi

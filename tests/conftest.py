@@ -47,3 +47,22 @@ def aws(sandbox: str) -> Callable[[str], Any]:
         )
 
     return client
+
+
+@pytest.fixture
+def faulty_sandbox() -> Iterator[Callable[[str], Any]]:
+    """Start emulators that inject faults (`--sandbox-faults` specs, e.g. "throttle=1.0"); they share
+    moto's state with the session's emulator (moto is process-global) and are stopped after the test."""
+    from cloudfauj.sandbox import FaultPlan, Sandbox
+
+    started: list[Sandbox] = []
+
+    def start(spec: str, rollout_seconds: float = 0.3) -> Sandbox:
+        sandbox = Sandbox(port=0, rollout_seconds=rollout_seconds, faults=FaultPlan.parse(spec))
+        sandbox.start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()

@@ -2,6 +2,7 @@
 
 app.py       create_app(): routes built from the operation list, one exception table
 routes.py    the operation list (method, path, models, error statuses) and the endpoints
+auth.py      every /v1 request's bearer token: 401 without a valid one, 403 for a role that may not
 models.py    pydantic request/response bodies; the source of /openapi.json
 parsing.py   size-limited JSON bodies and query strings into those models
 stream.py    one record followed as server-sent events

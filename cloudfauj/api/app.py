@@ -1,7 +1,9 @@
 """The app factory: routes and `/openapi.json` from one operation list, plus one exception table.
 
-Where it sits: `cloudfauj server` builds the `Service` (store, reactor) and passes it here; tests pass a
-fake service (`cloudfauj.api.testing.FakeService`). The app itself holds no state besides that service.
+Where it sits: `cloudfauj server` builds the `Service` (store, reactor) and passes it here with the
+authenticator of its tokens; tests pass a fake service (`cloudfauj.api.testing.FakeService`), which is
+its own authenticator. The app holds no state besides those two. Every operation under /v1 is authorized
+(`auth.authorize`) before anything else happens.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from cloudfauj.api.auth import Authenticator, authorize
 from cloudfauj.api.errors import EXCEPTION_HANDLERS
 from cloudfauj.api.openapi import build_openapi
 from cloudfauj.api.parsing import read_query
 from cloudfauj.api.routes import OPERATIONS, Operation
 from cloudfauj.manifests import Source
+from cloudfauj.tokens import Role
 
 __all__ = ["ServiceAPI", "create_app"]
 
@@ -40,10 +44,17 @@ class ServiceAPI(Protocol):
         source: str | None,
         force: bool,
         initiator: str | None,
+        role: Role = Role.ADMIN,
     ) -> dict[str, Any]: ...
 
     def diff(
-        self, sources: list[Source], *, env: str | None, image: str | None, force: bool = False
+        self,
+        sources: list[Source],
+        *,
+        env: str | None,
+        image: str | None,
+        force: bool = False,
+        role: Role = Role.ADMIN,
     ) -> dict[str, Any]: ...
 
     def list_objects(
@@ -91,21 +102,29 @@ class ServiceAPI(Protocol):
         self, env: str, name: str, *, since: str | None, cursor: str | None, limit: int
     ) -> dict[str, Any]: ...
 
+    def create_token(self, name: str, role: Role) -> dict[str, Any]: ...
+
+    def list_tokens(self, *, limit: int, cursor: str | None) -> dict[str, Any]: ...
+
+    def revoke_token(self, name: str) -> dict[str, Any]: ...
+
 
 def create_app(
     service: ServiceAPI,
     *,
+    authenticator: Authenticator,
     lifespan: Any = None,
     max_body_bytes: int = 1 << 20,
     stream_poll_seconds: float = 0.25,
     keepalive_seconds: float = 15.0,
 ) -> Starlette:
-    """The ASGI app serving `service`; the stream polls every `stream_poll_seconds` and sends a keepalive
-    after `keepalive_seconds` of quiet."""
+    """The ASGI app serving `service` to the holders of tokens `authenticator` knows; the stream polls
+    every `stream_poll_seconds` and sends a keepalive after `keepalive_seconds` of quiet."""
     app = Starlette(
         routes=[_route(op) for op in OPERATIONS], exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
     )
     app.state.service = service
+    app.state.authenticator = authenticator
     app.state.max_body_bytes = max_body_bytes
     app.state.stream_poll_seconds = stream_poll_seconds
     app.state.keepalive_seconds = keepalive_seconds
@@ -117,6 +136,8 @@ def _route(op: Operation) -> Route:
     # One Route per (path, method): the router tries them in order and answers 405 only when a path
     # matched under no method.
     async def endpoint(request: Request) -> Response:
+        if op.role is not None:  # first: a stranger gets 401, never a 400 about the query or a 413
+            await authorize(request, op.role)
         query = read_query(request, op.query) if op.query else None
         return await op.handler(request, query)
 

@@ -1,9 +1,11 @@
 """Exceptions → HTTP responses, in one table.
 
 Every error body is `{"error": {"code", "message", "details"}}`. Client mistakes are 4xx: invalid input
-(including a malformed or mistyped body and bad query parameters) 400, unknown object or route 404,
-wrong method 405, conflict with stored state 409, body too large 413. Anything else is a bug: 500 with a
-generic message, logged with its traceback.
+(including a malformed or mistyped body and bad query parameters) 400, no valid token 401 (with
+`WWW-Authenticate: Bearer`), a role that may not 403, unknown object or route 404, wrong method 405,
+conflict with stored state 409, body too large 413. What this server cannot serve now (no AWS access, no
+planner, AWS throttling its own reads) is 503; AWS refusing its reads (e.g. access denied) is 502.
+Anything else is a bug: 500 with a generic message, logged with its traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +19,18 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cloudfauj.errors import CloudfaujError, Conflict, InvalidInput, NotFound, Problem
+from cloudfauj.errors import (
+    CloudfaujError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PermanentError,
+    Problem,
+    TemporaryError,
+    Unauthorized,
+    Unavailable,
+)
 
 __all__ = ["EXCEPTION_HANDLERS", "PayloadTooLarge", "STATUS_OF", "error_response", "invalid_input_from"]
 
@@ -32,9 +45,16 @@ class PayloadTooLarge(CloudfaujError):
 
 STATUS_OF: dict[type[CloudfaujError], int] = {
     InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,
+    Unavailable: 503,
+    # what AWS answered the server's own read (diff, logs, gc): throttled or down → 503, retry later;
+    # refused (e.g. access denied) → 502, the server's AWS side is wrong, not the request
+    TemporaryError: 503,
+    PermanentError: 502,
 }
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -61,7 +81,8 @@ def invalid_input_from(error: ValidationError, *, where: str) -> InvalidInput:
 async def _known(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CloudfaujError)
     status = next(s for cls, s in STATUS_OF.items() if isinstance(exc, cls))
-    return error_response(status, exc.code, exc.message, exc.details)
+    challenge = {"WWW-Authenticate": 'Bearer realm="cloudfauj"'} if status == 401 else None
+    return error_response(status, exc.code, exc.message, exc.details, headers=challenge)
 
 
 async def _http(request: Request, exc: Exception) -> Response:

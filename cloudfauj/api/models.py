@@ -38,9 +38,18 @@ __all__ = [
     "StoredObjectOut",
     "AppLogsQuery",
     "AppLogPage",
+    "GcRequest",
+    "GcResult",
+    "TokenCreated",
+    "TokenOut",
+    "TokenPage",
+    "TokenRequest",
 ]
 
 KindName = Literal["Environment", "Application", "Domain"]
+MAX_ID = 2**63 - 1  # record ids and event seqs are SQLite INTEGERs
+# Records also have `cloudfauj gc`'s object-less kind.
+RecordKindName = Literal["Environment", "Application", "Domain", "GarbageCollection"]
 RecordStatusName = Literal["pending", "in_progress", "succeeded", "failed", "superseded", "cancelled"]
 
 
@@ -58,6 +67,21 @@ class SourceIn(_Body):
 
 
 class ApplyRequest(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sources": [
+                        {
+                            "name": "cf-env-staging.yml",
+                            "content": "name: staging\nnetwork: aws\norchestrator: aws_ecs_fargate\n",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     sources: list[SourceIn] = Field(min_length=1, max_length=100)
     env: str | None = Field(
         None,
@@ -108,7 +132,7 @@ class RecordsQuery(PageQuery):
 
 
 class EventsQuery(_Query):
-    after: int = Field(0, ge=0, description="Only events with a greater `seq`.")
+    after: int = Field(0, ge=0, le=MAX_ID, description="Only events with a greater `seq`.")
 
 
 class DeleteQuery(_Query):
@@ -165,13 +189,16 @@ class RecordOut(_Out):
     """One reconciliation of one object generation; for an Application, a deployment."""
 
     id: str
-    kind: KindName
+    kind: RecordKindName
     name: str
     app: str | None
     env: str | None
     domain: str | None
     image: str | None
     image_digest: str | None
+    aws_calls: dict[str, int] = Field(
+        default_factory=dict, description="AWS call attempts made for this record, by service:Operation."
+    )
     generation: int
     status: RecordStatusName
     reason: str | None
@@ -335,3 +362,58 @@ class AppLogPage(_Out):
     items: list[LogLineOut]
     next_cursor: str = Field(description="Pass it as `cursor` to get the lines written since.")
     more: bool = Field(description="`limit` cut this answer short: ask again with `next_cursor` at once.")
+
+
+# -- tokens ----------------------------------------------------------------------------------------------
+RoleName = Literal["viewer", "deployer", "admin"]
+
+
+class TokenRequest(_Body):
+    name: str = Field(min_length=1, max_length=200, description="A name like an object's: `ci-deployer`.")
+    role: RoleName = Field(description="viewer (reads), deployer (changes applications), admin (all).")
+
+
+class TokenCreated(_Out):
+    """The new token. Its secret is shown in this answer only: the server keeps a hash of it."""
+
+    name: str
+    role: RoleName
+    token: str = Field(description="The secret, to send as `Authorization: Bearer <token>`.")
+
+
+class TokenOut(_Out):
+    """A token as listed: never its secret or hash."""
+
+    name: str
+    role: RoleName
+    created_at: str
+    revoked_at: str | None = Field(description="When it was revoked; null while it is valid.")
+
+
+class TokenPage(_Out):
+    items: list[TokenOut]
+    next_cursor: str | None
+
+
+# -- garbage collection ----------------------------------------------------------------------------------
+class GcRequest(_Body):
+    dry_run: bool = Field(description="Only list the orphans; without it their deletion starts (a record).")
+
+
+class OrphanOut(_Out):
+    """An AWS resource carrying this installation's tag whose owner is not a live object."""
+
+    kind: KindName = Field(description="The kind of the owner its tags name.")
+    env: str | None
+    app: str | None
+    domain: str | None
+    type: str = Field(description="`service:resource-type` from the ARN, e.g. `ec2:vpc`, `ecs:service`.")
+    arn: str
+
+
+class GcResult(_Out):
+    """The orphans found now and, when deleting, the record of their deletion (200 when none)."""
+
+    dry_run: bool
+    orphans: list[OrphanOut]
+    records: list[RecordOut]

@@ -3,6 +3,9 @@
 Each endpoint parses its input with pydantic, calls one service method in the thread pool (the store is
 synchronous and must never block the event loop) and returns JSON. Errors are raised, never built here:
 `errors.py` turns them into responses.
+
+Who may call each operation is its `role` (see `Operation.__post_init__`); the kinds of objects a
+deployer may change are checked where they are known (`cloudfauj.tokens.require_change`).
 """
 
 from __future__ import annotations
@@ -11,16 +14,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cloudfauj.api import models as m
+from cloudfauj.api.auth import identity_of
 from cloudfauj.api.parsing import read_body
 from cloudfauj.api.stream import stream_events
+from cloudfauj.aws.accounting import REGISTRY
 from cloudfauj.errors import NotFound
 from cloudfauj.manifests import Source
+from cloudfauj.tokens import Role, require_change
 
 __all__ = ["OPERATIONS", "Operation", "initiator_of"]
 
@@ -41,11 +48,32 @@ class Operation:
     also: dict[int, type[BaseModel]] = field(default_factory=dict)  # other documented statuses
     media_type: str = "application/json"
     tag: str = "v1"
+    role: Role | None = None  # the least role that may call it; set by __post_init__ under /v1
+
+    def __post_init__(self) -> None:
+        # The role rule, in one place (ARCHITECTURE §9): everything under /v1 needs a token — a viewer's
+        # for GET, an admin's for anything else unless the operation names a lower role — and declares
+        # the 401 (and, above viewer, the 403) it can answer. The probes and this document stay open.
+        if not self.path.startswith("/v1/"):
+            if self.role is not None:
+                raise ValueError(f"{self.method} {self.path} is outside /v1, so open: it takes no role.")
+            return
+        role = self.role or (Role.VIEWER if self.method == "GET" else Role.ADMIN)
+        refused = (401,) if role is Role.VIEWER else (401, 403)
+        object.__setattr__(self, "role", role)
+        object.__setattr__(self, "errors", tuple(sorted({*self.errors, *refused})))
 
 
 def initiator_of(request: Request) -> str | None:
-    """Who is asking: the bearer token's name. Tokens are not checked yet, so nobody in particular."""
-    return None
+    """Who is asking: the name of the bearer token the request was authorized with."""
+    identity = identity_of(request)
+    return identity.name if identity else None
+
+
+def _role_of(request: Request) -> Role:
+    identity = identity_of(request)
+    assert identity is not None, "an operation under /v1 is always authorized first"
+    return identity.role
 
 
 async def _call(request: Request, method: str, *args: Any, http_status: int = 200, **kwargs: Any) -> Response:
@@ -67,6 +95,11 @@ async def readyz(request: Request, _: None) -> Response:
     return JSONResponse({"status": "starting"}, status_code=503)
 
 
+async def metrics(request: Request, _: None) -> Response:
+    """Prometheus text format: the AWS call counters (and whatever else registers with REGISTRY)."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
 async def openapi_document(request: Request, _: None) -> Response:
     return JSONResponse(request.app.state.openapi)
 
@@ -85,6 +118,7 @@ async def apply(request: Request, _: m.NoQuery) -> Response:
         source=body.source,
         force=body.force,
         initiator=initiator_of(request),
+        role=_role_of(request),
         http_status=202,
     )
 
@@ -92,7 +126,9 @@ async def apply(request: Request, _: m.NoQuery) -> Response:
 async def diff(request: Request, _: m.NoQuery) -> Response:
     body = await read_body(request, m.ApplyRequest)
     sources = [Source(name=s.name, text=s.content) for s in body.sources]
-    return await _call(request, "diff", sources, env=body.env, image=body.image, force=body.force)
+    return await _call(
+        request, "diff", sources, env=body.env, image=body.image, force=body.force, role=_role_of(request)
+    )
 
 
 def _lister(kind: str) -> Handler:
@@ -191,9 +227,10 @@ async def rollback(request: Request, _: m.NoQuery) -> Response:
 
 
 async def cancel_record(request: Request, _: m.NoQuery) -> Response:
-    return await _call(
-        request, "cancel", request.path_params["id"], initiator=initiator_of(request), http_status=202
-    )
+    record_id = request.path_params["id"]
+    record = await run_in_threadpool(request.app.state.service.get_record, record_id)
+    require_change(_role_of(request), record["kind"], record["name"], verb="cancel the record of")
+    return await _call(request, "cancel", record_id, initiator=initiator_of(request), http_status=202)
 
 
 def _reconciler(kind: str) -> Handler:
@@ -221,11 +258,36 @@ async def app_logs(request: Request, q: m.AppLogsQuery) -> Response:
     )
 
 
+async def gc(request: Request, _: m.NoQuery) -> Response:
+    body = await read_body(request, m.GcRequest)
+    result = await run_in_threadpool(
+        request.app.state.service.gc, dry_run=body.dry_run, initiator=initiator_of(request)
+    )
+    return JSONResponse(result, status_code=202 if result["records"] else 200)
+
+
+# -- tokens ---------------------------------------------------------------------------------------------
+async def create_token(request: Request, _: m.NoQuery) -> Response:
+    body = await read_body(request, m.TokenRequest)
+    created = await run_in_threadpool(request.app.state.service.create_token, body.name, Role(body.role))
+    # The secret is in this answer only: no cache or proxy may keep it.
+    return JSONResponse(created, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+async def list_tokens(request: Request, q: m.PageQuery) -> Response:
+    return await _call(request, "list_tokens", limit=q.limit, cursor=q.cursor)
+
+
+async def revoke_token(request: Request, _: m.NoQuery) -> Response:
+    return await _call(request, "revoke_token", request.path_params["name"])
+
+
 def _object_operations(word: str, kind: str) -> list[Operation]:
     """List, get and delete for one kind; applications are addressed by environment and name."""
     one = f"/v1/{word}/{{env}}/{{name}}" if kind == "Application" else f"/v1/{word}/{{name}}"
     page_query = m.ApplicationsQuery if kind == "Application" else m.PageQuery
     delete_query = m.NoQuery if kind == "Application" else m.DeleteQuery
+    change_role = Role.DEPLOYER if kind == "Application" else Role.ADMIN
     return [
         Operation(
             "GET", f"/v1/{word}", _lister(kind), f"List {word}", m.ObjectPage, query=page_query, errors=(400,)
@@ -248,6 +310,7 @@ def _object_operations(word: str, kind: str) -> list[Operation]:
             status=202,
             query=delete_query,
             errors=(400, 404, 409),
+            role=change_role,
         ),
         Operation(
             "POST",
@@ -259,6 +322,7 @@ def _object_operations(word: str, kind: str) -> list[Operation]:
             query=m.NoQuery,
             body=m.ReconcileRequest,
             errors=(400, 404, 413),
+            role=change_role,
         ),
     ]
 
@@ -276,6 +340,15 @@ OPERATIONS: list[Operation] = [
     ),
     Operation("GET", "/openapi.json", openapi_document, "This OpenAPI document", None, tag="probes"),
     Operation(
+        "GET",
+        "/metrics",
+        metrics,
+        "Prometheus metrics, e.g. cloudfauj_aws_calls_total{service,operation,outcome}",
+        None,
+        media_type="text/plain",
+        tag="probes",
+    ),
+    Operation(
         "POST",
         "/v1/apply",
         apply,
@@ -285,6 +358,7 @@ OPERATIONS: list[Operation] = [
         query=m.NoQuery,
         body=m.ApplyRequest,
         errors=(400, 409, 413),
+        role=Role.DEPLOYER,  # and kinds checked by the service: Applications only
     ),
     Operation(
         "POST",
@@ -294,7 +368,8 @@ OPERATIONS: list[Operation] = [
         m.DiffResult,
         query=m.NoQuery,
         body=m.ApplyRequest,
-        errors=(400, 413),
+        errors=(400, 413, 502, 503),
+        role=Role.DEPLOYER,  # and kinds checked by the service: Applications only
     ),
     *_object_operations("environments", "Environment"),
     *_object_operations("applications", "Application"),
@@ -309,6 +384,7 @@ OPERATIONS: list[Operation] = [
         query=m.NoQuery,
         body=m.RollbackRequest,
         errors=(400, 404, 409, 413),
+        role=Role.DEPLOYER,
     ),
     Operation(
         "POST",
@@ -319,6 +395,7 @@ OPERATIONS: list[Operation] = [
         status=202,
         query=m.NoQuery,
         errors=(400, 404, 409),
+        role=Role.DEPLOYER,  # and the record's kind checked by the endpoint: Applications only
     ),
     Operation(
         "GET",
@@ -382,6 +459,48 @@ OPERATIONS: list[Operation] = [
         "An application's log lines (every task's, from CloudWatch Logs), oldest first",
         m.AppLogPage,
         query=m.AppLogsQuery,
-        errors=(400, 404),
+        errors=(400, 404, 502, 503),
+    ),
+    Operation(
+        "POST",
+        "/v1/gc",
+        gc,
+        "AWS resources with this installation's tag that no live object owns; without dry_run, delete "
+        "them (202 with the record of their deletion; 200 when there are none)",
+        m.GcResult,
+        query=m.NoQuery,
+        body=m.GcRequest,
+        errors=(400, 413, 502, 503),
+        also={202: m.GcResult},
+        role=Role.ADMIN,
+    ),
+    Operation(
+        "POST",
+        "/v1/tokens",
+        create_token,
+        "Create an API token; its secret is in this answer only",
+        m.TokenCreated,
+        status=201,
+        query=m.NoQuery,
+        body=m.TokenRequest,
+        errors=(400, 409, 413),
+    ),
+    Operation(
+        "GET",
+        "/v1/tokens",
+        list_tokens,
+        "List API tokens by name: names, roles and times, never secrets",
+        m.TokenPage,
+        query=m.PageQuery,
+        errors=(400,),
+    ),
+    Operation(
+        "DELETE",
+        "/v1/tokens/{name}",
+        revoke_token,
+        "Revoke an API token (it keeps its name; the last admin token cannot be revoked)",
+        m.TokenOut,
+        query=m.NoQuery,
+        errors=(400, 404, 409),
     ),
 ]

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from cloudfauj.api.models import EventsQuery
+from cloudfauj.api.models import MAX_ID, EventsQuery
 from cloudfauj.records import TERMINAL
 
 __all__ = ["stream_events"]
@@ -85,5 +85,8 @@ def _frame(name: str, data: dict[str, Any], *, event_id: int | None = None) -> s
 
 def _last_event_id(request: Request) -> int:
     """A reconnecting EventSource sends the last `id:` it saw; resume after it."""
-    value = request.headers.get("last-event-id", "")
-    return int(value) if value.isdigit() else 0
+    value = request.headers.get("last-event-id", "").strip()
+    # ASCII digits only: a header is Latin-1, and `isdigit` alone would take '²', which `int` refuses.
+    if not (value.isascii() and value.isdigit()):
+        return 0
+    return int(value) if len(value) <= 18 else MAX_ID  # past any seq: `int` of 5000 digits would raise

@@ -8,10 +8,15 @@ record sees it progress without any clock. What a record ends as is `outcome(rec
 
 Manifests are read loosely (YAML documents; `kind:` documents, or upstream files recognised by their
 keys); the real validation is tested with `cloudfauj.manifests`.
+
+It is also the app's authenticator (`create_app(service, authenticator=service)`): tokens live in memory,
+checked like the real ones (hashed, roles, revocation); it starts with one admin token, `ADMIN_TOKEN`,
+and tests add others with `add_token`.
 """
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import threading
 from collections.abc import Callable
@@ -22,12 +27,16 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from cloudfauj import tokens
 from cloudfauj.errors import Conflict, InvalidInput, NotFound, Problem
 from cloudfauj.logs import Cursor, log_line, stream_prefix
 from cloudfauj.manifests import Source
 from cloudfauj.records import Cause, Event, Record, RecordStatus, StoredObject, format_time, utcnow
+from cloudfauj.tokens import Identity, Role, Token
 
-__all__ = ["FakeService"]
+__all__ = ["ADMIN_TOKEN", "FakeService"]
+
+ADMIN_TOKEN = "cf_fake-admin-token"  # the secret of the admin token every FakeService starts with
 
 Key = tuple[str, str | None, str]
 
@@ -50,6 +59,9 @@ class FakeService:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.log_events: dict[str, list[dict[str, Any]]] = {}  # per environment (its log group)
+        self.tokens: dict[str, Token] = {}  # by name
+        self.orphans: list[dict[str, Any]] = []  # what `gc` finds (OrphanOut shapes); a real run clears it
+        self.add_token(ADMIN_TOKEN, name="admin", role=Role.ADMIN)
 
     # -- the Service interface ---------------------------------------------------------------------
     def ready(self) -> bool:
@@ -65,6 +77,7 @@ class FakeService:
         source: str | None,
         force: bool,
         initiator: str | None,
+        role: Role = Role.ADMIN,
     ) -> dict[str, Any]:
         with self._lock:
             self.calls.append(
@@ -77,10 +90,13 @@ class FakeService:
                         "force": force,
                         "deadline_seconds": deadline_seconds,
                         "source": source,
+                        "initiator": initiator,
                     },
                 )
             )
             docs = [doc for s in sources for doc in _documents(s, env=env, image=image)]
+            for kind, name, _, _ in docs:
+                tokens.require_change(role, kind, name, verb="apply")
             objects, records = [], []
             for kind, name, doc_env, spec in docs:
                 obj, record = self._store(kind, name, doc_env, spec, force=force, source=source)
@@ -99,12 +115,20 @@ class FakeService:
             return {"objects": objects, "records": records}
 
     def diff(
-        self, sources: list[Source], *, env: str | None, image: str | None, force: bool = False
+        self,
+        sources: list[Source],
+        *,
+        env: str | None,
+        image: str | None,
+        force: bool = False,
+        role: Role = Role.ADMIN,
     ) -> dict[str, Any]:
         """Canned plans: one resource per object, named after its kind, whose fields are the spec's."""
         with self._lock:
             self.calls.append(("diff", {"sources": sources, "env": env, "image": image, "force": force}))
             docs = [doc for s in sources for doc in _documents(s, env=env, image=image)]
+            for kind, name, _, _ in docs:
+                tokens.require_change(role, kind, name, verb="diff")
             objects = [self._diff_one(kind, name, doc_env, spec) for kind, name, doc_env, spec in docs]
             return {"changed": any(o["action"] != "unchanged" for o in objects), "objects": objects}
 
@@ -260,7 +284,64 @@ class FakeService:
                 "more": len(found) > limit,
             }
 
+    # -- tokens, and the authenticator -------------------------------------------------------------
+    def authenticate(self, secret: str) -> Identity | None:
+        digest = tokens.hash_secret(secret)
+        with self._lock:
+            for token in self.tokens.values():
+                if token.revoked_at is None and hmac.compare_digest(token.token_hash, digest):
+                    return Identity(token.name, token.role)
+        return None
+
+    def create_token(self, name: str, role: Role) -> dict[str, Any]:
+        problem = tokens.token_name_problem(name)
+        if problem:
+            raise InvalidInput([Problem(problem, field="name")])
+        secret = tokens.new_secret()
+        self.add_token(secret, name=name, role=role)
+        return {"name": name, "role": str(role), "token": secret}
+
+    def list_tokens(self, *, limit: int, cursor: str | None) -> dict[str, Any]:
+        with self._lock:
+            rows = [t for name, t in sorted(self.tokens.items()) if cursor is None or name > cursor]
+        page = rows[:limit]
+        return {
+            "items": [t.to_dict() for t in page],
+            "next_cursor": page[-1].name if len(rows) > limit else None,
+        }
+
+    def revoke_token(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            token = self.tokens.get(name)
+            if token is None:
+                raise NotFound(f"Token '{name}' does not exist.")
+            if token.revoked_at is None:
+                token = replace(token, revoked_at=format_time(utcnow()))
+                self.tokens[name] = token
+            return token.to_dict()
+
+    def gc(self, *, dry_run: bool, initiator: str | None) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("gc", {"dry_run": dry_run}))
+            found = list(self.orphans)
+            if dry_run or not found:
+                return {"dry_run": dry_run, "orphans": found, "records": []}
+            kind = "GarbageCollection"
+            record = self._new_record(
+                kind, "orphans", None, generation=1, cause=Cause.DELETE, image=None, source="gc"
+            )
+            self.records[record.id] = record
+            self.orphans = []
+            return {"dry_run": False, "orphans": found, "records": [record.to_dict(events=[])]}
+
     # -- helpers for tests -------------------------------------------------------------------------
+    def add_token(self, secret: str, *, name: str, role: Role) -> None:
+        """A token whose secret is `secret`; `Conflict` when the name is taken."""
+        with self._lock:
+            if name in self.tokens:
+                raise Conflict(f"A token named '{name}' exists already.")
+            self.tokens[name] = Token(name, role, tokens.hash_secret(secret), format_time(utcnow()))
+
     def add_record(
         self,
         kind: str,

@@ -8,15 +8,22 @@
 
 Each carries the sentences to show the user (`lines`); which exit code each one means is decided by the
 command layer (`commands/common.py`).
+
+Tokens: the command layer passes `--token` or `CLOUDFAUJ_TOKEN` when given; otherwise the client, before
+its first /v1 request, asks the server's `/healthz` for its installation id and uses the token the
+user's config file holds for it (`cloudfauj.userconfig`), if any.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
+
+from cloudfauj import userconfig
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -65,6 +72,11 @@ def mapped_errors(server: str) -> Iterator[None]:
     try:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+        if "CERTIFICATE_VERIFY_FAILED" in str(e):
+            raise Unreachable(
+                f"The TLS certificate of the server at {server} is not trusted ({e}); pass --ca-bundle FILE "
+                "(or set CLOUDFAUJ_CA_BUNDLE) with the certificate of the CA that signed it."
+            ) from e
         raise Unreachable(
             f"Cannot reach the Cloudfauj server at {server} ({e}); is it running? "
             "Point --server or CLOUDFAUJ_SERVER at it."
@@ -106,25 +118,79 @@ def check(response: httpx.Response, server: str) -> Any:
         else []
     )
     if status in (401, 403):
-        raise Refused(
-            f"The server refused the request ({status}): {message} Check --token or CLOUDFAUJ_TOKEN."
-        )
+        raise Refused(_refusal(response, server, message))
     if 400 <= status < 500:
         raise Rejected(status, str(error.get("code") or status), message, lines or [message])
     raise ServerFailed(f"The server failed ({status}): {message}")
 
 
-class Client:
-    """A synchronous client: one connection pool, JSON in and out, errors mapped."""
+def _refusal(response: httpx.Response, server: str, message: str) -> str:
+    """What to tell the user about a 401 or 403, and what to do about it."""
+    if response.status_code == 403:
+        return f"The server refused the request (403): {message} Ask an admin for a token with that role."
+    try:
+        sent = "authorization" in response.request.headers
+    except RuntimeError:  # a response built by hand has no request
+        sent = False
+    if sent:
+        return (
+            f"The server refused the token (401): {message} Check --token, CLOUDFAUJ_TOKEN or the "
+            f"token for this installation in {userconfig.config_path()}."
+        )
+    return (
+        f"The server at {server} needs an API token and none was given: pass --token or set "
+        "CLOUDFAUJ_TOKEN (an admin creates one with `cloudfauj token create NAME --role ROLE`). "
+        "The user who started the server finds its admin token in <data-dir>/admin-token, and the CLI "
+        f"uses it without being told when run as that user (from {userconfig.config_path()})."
+    )
 
-    def __init__(self, server: str, token: str | None = None, *, timeout: float = 60.0) -> None:
+
+class Client:
+    """A synchronous client: one connection pool, JSON in and out, errors mapped.
+
+    `verify` is what httpx checks an https server's certificate with (an SSL context built from
+    --ca-bundle, or True for the system's CAs). With `find_token` and no `token`, the token comes from
+    the user's config file (see the module's docstring)."""
+
+    def __init__(
+        self,
+        server: str,
+        token: str | None = None,
+        *,
+        timeout: float = 60.0,
+        verify: ssl.SSLContext | bool = True,
+        find_token: bool = False,
+    ) -> None:
         self.server = server.rstrip("/")
         self.headers = {"Accept": "application/json"}
-        if token:
-            self.headers["Authorization"] = f"Bearer {token}"
+        self.verify = verify
+        self._find_token = find_token and not token
         self._http = httpx.Client(
-            base_url=self.server, headers=self.headers, timeout=httpx.Timeout(timeout, connect=5.0)
+            base_url=self.server,
+            headers=self.headers,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            verify=verify,
         )
+        if token:
+            self._use(token)
+
+    def _use(self, token: str) -> None:
+        self.headers["Authorization"] = f"Bearer {token}"
+        self._http.headers["Authorization"] = self.headers["Authorization"]
+
+    def resolve_token(self) -> None:
+        """Without a token given, use the config file's token for this server's installation (once)."""
+        if not self._find_token:
+            return
+        self._find_token = False
+        known = userconfig.installation_tokens()  # ConfigError: a file we cannot read is worth saying
+        if not known:
+            return  # no file, no entries: nothing to look up, and no extra request
+        with mapped_errors(self.server):
+            health = check(self._http.get("/healthz"), self.server)
+        token = known.get(str(health.get("installation_id") if isinstance(health, dict) else None))
+        if token:
+            self._use(token)
 
     def __enter__(self) -> Client:
         return self
@@ -136,6 +202,8 @@ class Client:
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
     ) -> Any:
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        if path.startswith("/v1/"):
+            self.resolve_token()
         with mapped_errors(self.server):
             response = self._http.request(method, path, params=query, json=json)
         return check(response, self.server)

@@ -57,6 +57,7 @@ def follow(
 ) -> list[dict[str, Any]]:
     """Wait until every record is terminal; their last known state, in the order given."""
     trackers = [_Tracker(r, on_update, (after or {}).get(r["id"], 0)) for r in records]
+    client.resolve_token()  # the streams send the client's headers, token included
     asyncio.run(_follow_all(client, trackers, timeout, poll_seconds))
     return [t.record for t in trackers]
 
@@ -117,7 +118,9 @@ class _Tracker:
 
 async def _follow_all(client: Client, trackers: list[_Tracker], timeout: float | None, poll: float) -> None:
     limits = httpx.Timeout(30.0, connect=5.0, read=STREAM_READ_TIMEOUT)
-    async with httpx.AsyncClient(base_url=client.server, headers=client.headers, timeout=limits) as http:
+    async with httpx.AsyncClient(
+        base_url=client.server, headers=client.headers, timeout=limits, verify=client.verify
+    ) as http:
         tasks = [asyncio.create_task(_follow_one(http, client.server, t, poll)) for t in trackers]
         try:
             async with asyncio.timeout(timeout):

@@ -13,13 +13,16 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cloudfauj.cli.commands import apply, diff, get, history, local, logs, upstream
-from cloudfauj.cli.commands.common import EXIT_CODES, ROOT_FLAGS, error_lines
+from cloudfauj.cli.commands import apply, diff, gc, get, history, local, logs, tokens, upstream
+from cloudfauj.cli.commands.common import CA_BUNDLE, EXIT_CODES, ROOT_FLAGS, error_lines
 
 __all__ = ["app", "main"]
 
 
 class _Root(TyperGroup):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _take_ca_bundle(args))
+
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
@@ -36,7 +39,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain usage errors: one readable line in CI logs, not a box
-    help="Ship containers to AWS ECS Fargate without writing infrastructure.",
+    help="Ship containers to AWS ECS Fargate without writing infrastructure. Against an https server "
+    "whose certificate a private CA signed, add --ca-bundle FILE (env CLOUDFAUJ_CA_BUNDLE) anywhere.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -64,6 +68,31 @@ def _root(
     ROOT_FLAGS.set({"server": server, "token": token})
 
 
+def _take_ca_bundle(args: list[str]) -> list[str]:
+    """Take `--ca-bundle FILE` (or `--ca-bundle=FILE`) from anywhere before `--` into CA_BUNDLE.
+
+    It is accepted before and after the command name like --server and --token, but only `connect()`
+    uses it, so it is read here once instead of being added to every command's signature."""
+    rest: list[str] = []
+    found: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg.startswith("--ca-bundle="):
+            found = arg.partition("=")[2]
+        elif arg == "--ca-bundle" and i + 1 < len(args):
+            found = args[i + 1]
+            i += 1
+        else:  # (a trailing --ca-bundle without a value is left for the parser to call a usage error)
+            rest.append(arg)
+        i += 1
+    CA_BUNDLE.set(found)
+    return rest
+
+
 apply.register(app)
 diff.register(app)
 get.register(app)
@@ -71,6 +100,8 @@ logs.register(app)
 history.register(app)
 upstream.register(app)
 local.register(app)
+tokens.register(app)
+gc.register(app)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from cloudfauj.errors import Problem
 from cloudfauj.manifests.loader import RawDocument, line_at, to_plain
 from cloudfauj.manifests.models import API_VERSION
+from cloudfauj.manifests.names import shown
 
 __all__ = ["FLAGS", "KIND_KEYS", "UPSTREAM_KEYS", "Canonical", "Locator", "canonicalize", "quoted"]
 
@@ -113,7 +114,7 @@ def _kind_based(data: dict[str, Any], locator: Locator, *, env: str | None, imag
             metadata["env"] = env
             flagged.add("metadata.env")
         elif metadata["env"] != env:
-            message = f"is {metadata['env']!r} but --env is {env!r}: make them agree or drop --env"
+            message = f"is {shown(metadata['env'])} but --env is {shown(env)}: make them agree or drop --env"
             problems.append(locator.problem("metadata.env", message))
     if kind == "Application" and image is not None and isinstance(spec, dict):
         spec["image"] = image  # --image overrides the file: CI builds an image, then applies the repo
@@ -169,5 +170,5 @@ def _shape(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f"the text {value!r}"
-    return f"the value {value!r}"
+        return f"the text {shown(value)}"
+    return f"the value {shown(value)}"

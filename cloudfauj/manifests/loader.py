@@ -2,23 +2,32 @@
 
 The first step of `parse_sources()`. ruamel.yaml's round-trip loader keeps the position of every key
 (`.lc`), which is how a problem found later by pydantic gets a line number. Any YAML the file cannot be
-read as becomes a `Problem` here; nothing from ruamel escapes.
+read as becomes a `Problem` here; nothing from ruamel escapes. The loader is bounded (`limits.py`): depth,
+aliases, tokens, documents and size, and no tag but YAML's core ones is ever constructed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from cloudfauj.errors import Problem
+from cloudfauj.manifests.limits import (
+    MAX_CHARS,
+    MAX_DOCUMENTS,
+    MAX_VALUES,
+    Budget,
+    LimitExceeded,
+    bounded_yaml,
+    expanded_size,
+)
 
 __all__ = ["RawDocument", "Source", "line_at", "read_documents", "to_plain"]
 
@@ -48,43 +57,72 @@ class RawDocument:
     line: int | None  # 1-based line where its content starts
 
 
-def _loader() -> YAML:
-    yaml = YAML(typ="rt")  # round-trip: keeps line numbers; YAML 1.2, so `on`/`yes` stay strings
-    yaml.allow_duplicate_keys = False
-    return yaml
+def read_documents(source: Source, budget: Budget | None = None) -> tuple[list[RawDocument], list[Problem]]:
+    """The non-empty documents of a file, and the problem that stopped reading it (if any).
 
-
-def read_documents(source: Source) -> tuple[list[RawDocument], list[Problem]]:
-    """The non-empty documents of a file, and the problem that stopped reading it (if any)."""
+    `budget` is what is left of the bounds of the apply this file is part of; a file alone gets its own.
+    """
+    budget = budget if budget is not None else Budget()
+    if len(source.text) > MAX_CHARS:
+        message = f"the file has {len(source.text)} characters; at most {MAX_CHARS} (1 MiB) are read"
+        return [], [Problem(message, file=source.name)]
     documents: list[RawDocument] = []
     index = 0
     try:
-        for index, tree in enumerate(_loader().load_all(source.text), start=1):
-            if tree is not None:
-                documents.append(RawDocument(source.name, index, tree, _start_line(source, index, tree)))
+        for index, tree in enumerate(bounded_yaml(budget).load_all(source.text), start=1):
+            budget.documents -= 1
+            if budget.documents < 0:
+                message = (
+                    f"the files of this apply hold more than {MAX_DOCUMENTS} documents; apply fewer at a time"
+                )
+                return documents, [Problem(message, file=source.name, document=index)]
+            if tree is None:
+                continue
+            document = RawDocument(source.name, index, tree, _start_line(tree))
+            if expanded_size(tree) > MAX_VALUES:
+                return documents, [_too_many_values(document)]
+            documents.append(document)
     except _YAML_FAILURES as e:
         return documents, [_yaml_problem(source, index + 1, e)]
     if not documents:
         return [], [Problem("the file contains no manifest documents", file=source.name)]
-    return documents, []
+    return _with_scalar_lines(source, documents), []
 
 
-def _start_line(source: Source, index: int, tree: Any) -> int | None:
-    if isinstance(tree, CommentedMap | CommentedSeq):
-        return int(tree.lc.line) + 1
-    # A scalar document keeps no position; compose the file again to find it (rare: it is an error).
+def _start_line(tree: Any) -> int | None:
+    return int(tree.lc.line) + 1 if isinstance(tree, CommentedMap | CommentedSeq) else None
+
+
+def _too_many_values(document: RawDocument) -> Problem:
+    message = (
+        f"the document expands to more than {MAX_VALUES} values through its aliases ('*name'); "
+        "a manifest has a few dozen"
+    )
+    return Problem(message, file=document.file, document=document.index, line=document.line)
+
+
+def _with_scalar_lines(source: Source, documents: list[RawDocument]) -> list[RawDocument]:
+    """A scalar document keeps no position (it is an error, and rare): compose the file once more for the
+    lines of all of them, rather than once for each."""
+    wanted = {d.index for d in documents if d.line is None}
+    if not wanted:
+        return documents
+    lines: dict[int, int] = {}
     try:
-        for number, node in enumerate(_loader().compose_all(source.text), start=1):
-            if number == index:
-                return int(node.start_mark.line) + 1
+        for number, node in enumerate(bounded_yaml(Budget()).compose_all(source.text), start=1):
+            if number in wanted:
+                lines[number] = int(node.start_mark.line) + 1
     except _YAML_FAILURES:
-        return None
-    return None
+        return documents
+    return [replace(d, line=lines.get(d.index, d.line)) for d in documents]
 
 
 def _yaml_problem(source: Source, index: int, error: BaseException) -> Problem:
     line: int | None = None
-    if isinstance(error, MarkedYAMLError):
+    if isinstance(error, LimitExceeded):
+        line = error.problem_mark.line + 1 if error.problem_mark is not None else None
+        message = f"the file is not accepted: {error.problem}"
+    elif isinstance(error, MarkedYAMLError):
         line = error.problem_mark.line + 1 if error.problem_mark is not None else None
         context = ""
         if error.context and error.context_mark is not None:
@@ -111,9 +149,9 @@ def _first_line(text: str) -> str:
 def to_plain(tree: Any) -> Any:
     """Plain dicts, lists, str, int, float, bool and None from ruamel's round-trip types.
 
-    Keys become strings (a non-string key can only be an unknown key). Custom tags (`!foo bar`) are
-    ignored, like other YAML presentation details. An alias that contains itself is cut, so that
-    validation sees a wrong value instead of recursing forever.
+    Keys become strings (a non-string key can only be an unknown key). The loader refuses tags other than
+    YAML's core ones; a tagged scalar that is left is its value. An alias that contains itself is cut, so
+    that validation sees a wrong value instead of recursing forever.
     """
     return _plain(tree, ())
 

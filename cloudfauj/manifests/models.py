@@ -37,7 +37,13 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from cloudfauj.manifests.names import app_name_problems, dns_name_problem, env_name_problems, name_problem
+from cloudfauj.manifests.names import (
+    app_name_problems,
+    dns_name_problem,
+    env_name_problems,
+    name_problem,
+    shown,
+)
 from cloudfauj.manifests.sizing import cpu_problem, fargate_size, memory_problem
 
 __all__ = [
@@ -165,7 +171,9 @@ class HealthCheck(_Model):
     def _path_is_absolute(cls, path: str) -> str:
         # The ALB target group's health check path: AWS requires a leading '/' and ≤ 1024 characters.
         if not path.startswith("/") or len(path) > 1024 or any(c.isspace() for c in path):
-            raise rule_error(f"must start with '/', have no spaces and at most 1024 characters, not {path!r}")
+            raise rule_error(
+                f"must start with '/', have no spaces and at most 1024 characters, not {shown(path)}"
+            )
         return path
 
 
@@ -219,7 +227,9 @@ class ApplicationSpec(_Reconciled):
     def _image_is_a_reference(cls, image: str) -> str:
         # Whether the image exists is not an input error (ARCHITECTURE §5): the deployment fails.
         if not image or any(c.isspace() for c in image):
-            raise rule_error(f"must be an image reference without spaces (e.g. 'repo:tag'), not {image!r}")
+            raise rule_error(
+                f"must be an image reference without spaces (e.g. 'repo:tag'), not {shown(image)}"
+            )
         return image
 
 
@@ -273,7 +283,7 @@ class Manifest(_Model):
     @classmethod
     def _known_api_version(cls, version: str) -> str:
         if version != API_VERSION:
-            raise rule_error(f"must be '{API_VERSION}', not {version!r}")
+            raise rule_error(f"must be '{API_VERSION}', not {shown(version)}")
         return version
 
     @field_validator("metadata", mode="wrap")

@@ -20,6 +20,7 @@ __all__ = [
     "env_collision_key",
     "env_name_problems",
     "name_problem",
+    "shown",
 ]
 
 NAME_MESSAGE = "must be lowercase letters, digits, '-' and '_', starting and ending with a letter or digit"
@@ -27,10 +28,21 @@ DNS_NAME_MAX = 253
 _DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """`value` as a message quotes it: `ascii()`, so that invisible characters (a zero-width space, an RTL
+    override) and look-alikes (a Cyrillic 'а' in 'stаging') show as escapes; cut short when long, so that
+    a 10 KB value does not make a 10 KB sentence."""
+    text = ascii(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[: limit - 2]}…{text[-1] if isinstance(value, str) else ''}{size}"
+
+
 def name_problem(name: str) -> str | None:
     """Why `name` cannot name an environment or an application (None when it can)."""
     if not naming.NAME_RE.fullmatch(name):  # fullmatch: `$` alone would let a trailing newline through
-        return f"{NAME_MESSAGE}, not {name!r}"
+        return f"{NAME_MESSAGE}, not {shown(name)}"
     if len(name) > naming.NAME_MAX:
         return f"must have at most {naming.NAME_MAX} characters, not {len(name)}"
     return None
@@ -43,7 +55,7 @@ def dns_name_problem(name: str) -> str | None:
         return (
             "must be a DNS name: lowercase labels of letters, digits and '-' (at most 63 characters "
             f"each, not starting or ending with '-') joined by dots, at least two of them (e.g. "
-            f"'example.com'), not {name!r}"
+            f"'example.com'), not {shown(name)}"
         )
     if len(name) > DNS_NAME_MAX:
         return f"must have at most {DNS_NAME_MAX} characters, not {len(name)}"

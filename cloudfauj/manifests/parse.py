@@ -15,12 +15,15 @@ from pydantic import ValidationError
 
 from cloudfauj.errors import InvalidInput, Problem
 from cloudfauj.manifests.formats import Canonical, Locator, canonicalize
+from cloudfauj.manifests.limits import Budget
 from cloudfauj.manifests.loader import Source, read_documents
 from cloudfauj.manifests.models import Manifest
 from cloudfauj.manifests.names import app_collision_key, env_collision_key
 from cloudfauj.manifests.problems import problems_from
 
-__all__ = ["ParsedDocument", "describe", "parse_sources"]
+__all__ = ["MAX_PROBLEMS", "ParsedDocument", "describe", "parse_sources"]
+
+MAX_PROBLEMS = 50
 
 
 @dataclass
@@ -58,8 +61,11 @@ def parse_sources(
     """
     parsed: list[ParsedDocument] = []
     problems: list[Problem] = []
+    budget = Budget()  # the bounds of reading are the batch's, not each file's (limits.py)
     for source in sources:
-        documents, unreadable = read_documents(source)
+        if budget.spent:
+            break  # the problem that spent it is reported; every further file would only repeat it
+        documents, unreadable = read_documents(source, budget)
         problems.extend(unreadable)
         for raw in documents:
             canonical = canonicalize(raw, env=env, image=image)
@@ -71,6 +77,12 @@ def parse_sources(
             if manifest is not None:
                 parsed.append(ParsedDocument(manifest, source.name, raw.index, canonical.locator))
     problems.extend(batch_problems(parsed))
+    if len(problems) > MAX_PROBLEMS:  # a batch of 500 copies of one mistake is fixed by reading a few
+        unlisted = len(problems) - MAX_PROBLEMS
+        problems = [
+            *problems[:MAX_PROBLEMS],
+            Problem(f"{unlisted} more problems are not listed; fix these first"),
+        ]
     if problems:
         raise InvalidInput(problems)
     return parsed

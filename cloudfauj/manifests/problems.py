@@ -9,6 +9,7 @@ that says what is allowed: "must be an integer, not '12a'", "unknown key; did yo
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,7 @@ from pydantic_core import ErrorDetails
 from cloudfauj.errors import Problem
 from cloudfauj.manifests.formats import FLAGS, Locator, quoted
 from cloudfauj.manifests.models import RULE_ERROR, SPEC_BY_KIND, Manifest
+from cloudfauj.manifests.names import shown
 
 __all__ = ["allowed_keys", "problems_from"]
 
@@ -62,7 +64,10 @@ def _message(detail: ErrorDetails, field: str, locator: Locator, kind: str | Non
     if kind_of_error == "literal_error":
         expected = str(ctx["expected"])
         if " or " in expected:
-            return f"must be one of {expected}, {_got(value)}"
+            options = re.findall(r"'([^']*)'", expected)
+            near = difflib.get_close_matches(value, options, n=1) if isinstance(value, str) else []
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            return f"must be one of {expected}, {_got(value)}{hint}"
         return f"only {expected} is supported, {_got(value)}"
     if kind_of_error == "greater_than_equal":
         return f"must be at least {ctx['ge']}, {_got(value)}"
@@ -148,5 +153,5 @@ def _got(value: Any) -> str:
     if isinstance(value, list):
         return "not a list"
     if isinstance(value, str):
-        return f"not {value!r}"
+        return f"not {shown(value)}"
     return f"not {type(value).__name__}"

@@ -5,6 +5,11 @@ the store, asks the kind's controller to reconcile (or finalize, when deleting),
 into an `Outcome` — the one place where any exception becomes a value (STYLE §4). Applying the outcome
 to the record and the object's status is in `cloudfauj.reactor.outcomes`.
 On start every stored object is queued, which both resumes unfinished records and re-observes AWS.
+
+Crash safety: a controller's `ctx.checkpoint()` saves the record's progress in the middle of an attempt
+(a "create pending" marker written before the AWS call), and a record's first attempt takes over the
+markers the object's previous record left (`_inherit_markers`), so a marker outlives both a crash and a
+newer generation. A record without an object (`cloudfauj gc`) runs against a stand-in built from it.
 """
 
 from __future__ import annotations
@@ -13,23 +18,37 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from cloudfauj.aws import Gateway
+from cloudfauj.aws import AwsTemporaryError, Gateway
+from cloudfauj.aws.accounting import attributed
 from cloudfauj.errors import PermanentError, TemporaryError
 from cloudfauj.reactor.outcomes import Outcome, OutcomeWriter
 from cloudfauj.reactor.queue import WorkQueue
-from cloudfauj.records import Cause, Record, RecordStatus, StoredObject, parse_key, parse_time, utcnow
+from cloudfauj.records import (
+    Cause,
+    Record,
+    RecordStatus,
+    StoredObject,
+    object_key,
+    parse_key,
+    parse_time,
+    utcnow,
+)
 from cloudfauj.settings import Settings
 from cloudfauj.store import Store
-from controllers.base import Change, Context, Controller, Done
+from controllers import naming
+from controllers.base import AWS_CHANGES, Change, Context, Controller, Done
+from controllers.reads import Reads
 
-__all__ = ["Reactor", "dependents"]
+__all__ = ["PENDING_SUFFIX", "Reactor", "dependents"]
 
 log = logging.getLogger("cloudfauj.reactor")
+PENDING_SUFFIX = "_pending"  # progress keys that are "create pending" markers (see Context.checkpoint)
 
 
 def dependents(store: Store, obj: StoredObject) -> list[StoredObject]:
@@ -65,6 +84,10 @@ class Reactor:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.writer = OutcomeWriter(store, now)
+        # batched reads for resync: ⌈N/10⌉ DescribeServices for N apps of an environment
+        self.reads = Reads(
+            lambda env: [naming.service(a.name) for a in store.list_objects("Application", env=env)]
+        )
         self.ready = False
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -74,6 +97,9 @@ class Reactor:
         for obj in objects:
             self.queue.add(obj.key)
         unfinished = await asyncio.to_thread(self.store.unfinished_records)
+        for record in unfinished:  # records without an object (gc) are resumed by their own key
+            if self._objectless(record.kind):
+                self.queue.add(object_key(record.kind, record.env, record.name))
         log.info("resuming %d unfinished records, observing %d objects", len(unfinished), len(objects))
         for i in range(self.settings.workers):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"reactor-worker-{i}"))
@@ -115,7 +141,7 @@ class Reactor:
     def attempt(self, key: str) -> float | None:
         """Run one reconcile attempt for `key`; return when to look again (None: at the next resync)."""
         kind, env, name = parse_key(key)
-        obj = self.store.get_object(kind, env, name)
+        obj = self.store.get_object(kind, env, name) or self._standin(kind, env, name)
         if obj is None:
             return None
         controller = self.controllers[kind]
@@ -129,7 +155,7 @@ class Reactor:
             if record is None:
                 return None
         if record.status == RecordStatus.PENDING:
-            record = self.writer.started(obj, record)
+            record = self.writer.started(obj, self._inherit_markers(record))
         if record.cancel_requested:
             message = f"Cancelled by {record.cancel_requested}."
             return self._apply(obj, record, self._abandon(controller, obj, record, message, cancel=True))
@@ -144,8 +170,50 @@ class Reactor:
                 return self._apply(obj, record, reported)
             record = self.store.get_record(record.id) or record
         ctx = self._context(obj, record)
-        outcome = self._run(controller, ctx, obj)
+        changed = ctx.progress.get(AWS_CHANGES, 0)
+        with attributed() as calls:
+            outcome = self._run(controller, ctx, obj)
+        if calls and outcome.progress is not None:  # what this record has cost in AWS calls so far
+            outcome.progress["aws_calls"] = dict(Counter(outcome.progress.get("aws_calls", {})) + calls)
+        if ctx.progress.get(AWS_CHANGES, 0) != changed:
+            # It got changes through before it stopped: a failure now is a new one, not the same one
+            # again, so the backoff starts over (under steady throttling, every attempt gets further).
+            self._failures.pop(obj.key, None)
         return self._apply(obj, record, outcome)
+
+    def _objectless(self, kind: str) -> bool:
+        return bool(getattr(self.controllers.get(kind), "objectless", False))
+
+    def _standin(self, kind: str, env: str | None, name: str) -> StoredObject | None:
+        """The object an object-less record (garbage collection) works on, built from its open record."""
+        record = self.store.current_record(kind, env, name) if self._objectless(kind) else None
+        if record is None:
+            return None
+        return StoredObject(
+            kind=kind,
+            name=name,
+            env=env,
+            spec=record.spec,
+            generation=record.generation,
+            created_at=record.created_at,
+            updated_at=record.created_at,
+        )
+
+    def _inherit_markers(self, record: Record) -> Record:
+        """Start a record with the "create pending" markers its object's previous record left: a marker
+        names something that may exist in AWS without being findable by its tags yet (e.g. a hosted zone
+        created but not tagged when the server died), and must be adopted whichever record runs next."""
+        if any(k.endswith(PENDING_SUFFIX) for k in record.progress):
+            return record
+        earlier = self.store.list_records(
+            kind=record.kind, env=record.env, name=record.name, before=record.id, limit=10
+        )
+        for previous in earlier:
+            if previous.started_at is None:
+                continue  # superseded before it ran: it wrote nothing
+            markers = {k: v for k, v in previous.progress.items() if k.endswith(PENDING_SUFFIX)}
+            return replace(record, progress={**markers, **record.progress}) if markers else record
+        return record
 
     def _abandon(
         self, controller: Controller, obj: StoredObject, record: Record, message: str, *, cancel: bool
@@ -197,6 +265,12 @@ class Reactor:
     def _run(self, controller: Controller, ctx: Context, obj: StoredObject) -> Outcome:
         try:
             result = controller.finalize(ctx) if obj.deleting else controller.reconcile(ctx)
+        except AwsTemporaryError as e:
+            # Throttling or a 5xx that outlasted botocore's retries: back off, and log each such retry as
+            # its own event (the writer logs a retry's message only when it changes, hence the count).
+            retries = ctx.progress["aws_retries"] = int(ctx.progress.get("aws_retries", 0)) + 1
+            message = f"Retry {retries} after a transient AWS error: {e.message}"
+            return Outcome.retry(message, delay=e.delay, progress=ctx.progress)
         except TemporaryError as e:
             return Outcome.retry(e.message, delay=e.delay, progress=ctx.progress)
         except PermanentError as e:
@@ -222,10 +296,12 @@ class Reactor:
     def _apply(self, obj: StoredObject, record: Record, outcome: Outcome) -> float | None:
         self.writer.write(obj, record, outcome)
         if outcome.kind == "retry":
+            if outcome.delay is not None:
+                # A retry the controller scheduled (a dependency not ready, "observe again") is not a
+                # failure that should lengthen the backoff of the next transient error.
+                return outcome.delay
             failures = self._failures.get(obj.key, 0) + 1
             self._failures[obj.key] = failures
-            if outcome.delay is not None:
-                return outcome.delay
             base: float = min(  # `2 ** n` is Any to mypy (a negative n would give a float)
                 self.settings.backoff_base_seconds * 2 ** (failures - 1), self.settings.backoff_max_seconds
             )
@@ -246,6 +322,14 @@ class Reactor:
             else:
                 self.store.append_event(record.id, type, message, **fields)
 
+        progress = dict(record.progress) if record else {}
+
+        def checkpoint() -> None:
+            # The store ignores saves of a record that ended meanwhile (superseded): the newer record
+            # inherits the markers its predecessor saved (`_inherit_markers`).
+            if record is not None:
+                self.store.save_record(replace(record, progress=dict(progress)))
+
         return Context(
             obj=obj,
             record=record,
@@ -253,8 +337,10 @@ class Reactor:
             lookup=self.store.get_object,
             dependents=lambda: dependents(self.store, obj),
             emit=emit,
-            progress=dict(record.progress) if record else {},
+            progress=progress,
             settings=self.settings,
+            checkpoint=checkpoint,
+            reads=self.reads,
         )
 
     def plan(self, obj: StoredObject) -> list[Change]:

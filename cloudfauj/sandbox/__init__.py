@@ -12,6 +12,7 @@ policy for task execution roles.
     tasks.py      service tasks: launched, started, stopped, failed; registered in target groups
     elb.py        target health: initial / unhealthy marks over moto's always-healthy targets
     images.py     push_image, the crash and unhealthy markers, and whether an image could run
+    faults.py     fault injection: a share of AWS calls throttled or failing with HTTP 500
 """
 
 import os
@@ -21,6 +22,7 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # /moto-api/reset 
 os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "1")  # certificates are ISSUED 1 s after the request
 
 from cloudfauj.sandbox.emulator import Sandbox, serve  # noqa: E402 - after the variables moto reads
+from cloudfauj.sandbox.faults import FaultPlan, exempt  # noqa: E402 - after the variables moto reads
 from cloudfauj.sandbox.images import push_image  # noqa: E402 - after the variables moto reads
 
-__all__ = ["Sandbox", "push_image", "serve"]
+__all__ = ["FaultPlan", "Sandbox", "exempt", "push_image", "serve"]

@@ -9,7 +9,8 @@ moto's backends are process-global: two sandboxes in one process share one emula
 own rollout duration, for the services created through it. Besides the ECS patches (`ecs.py`) and the
 target health of its tasks' targets (`elb.py`), the sandbox injects the one AWS-managed IAM policy the
 product attaches, AmazonECSTaskExecutionRolePolicy, into every IAM backend moto creates (including after
-`POST /moto-api/reset`); loading all of them would cost over a second per reset.
+`POST /moto-api/reset`); loading all of them would cost over a second per reset. With a `FaultPlan`,
+moto's app sits behind the fault injector (`faults.py`): a share of AWS calls is throttled or fails.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, cast
+
+from cloudfauj.sandbox.faults import STATS_PATH, FaultInjector, FaultPlan
+from cloudfauj.sandbox.throttle import Throttler
 
 __all__ = ["Sandbox", "serve"]
 
@@ -102,9 +107,9 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _make_server(host: str, port: int) -> Any:
+def _make_server(host: str, port: int, wrap: Callable[[Any], Any]) -> Any:
     """moto's ThreadedMotoServer, serving on a socket we bound (see `_listen`); start() returns once it
-    accepts connections."""
+    accepts connections. `wrap` may put a middleware (the fault injector) in front of moto's app."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -115,7 +120,7 @@ def _make_server(host: str, port: int) -> Any:
 
     class _Server(ThreadedMotoServer):
         def start(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
+            app = wrap(DomainDispatcherApplication(create_backend_app))
             sock = _listen(self._ip_address, self._port)
             with sock:  # werkzeug serves on its own duplicate of the descriptor
                 self._server = make_server(
@@ -138,8 +143,22 @@ def _make_server(host: str, port: int) -> Any:
 class Sandbox:
     """moto on loopback plus the ECS simulation; start() returns the endpoint, stop() is idempotent."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 4566, rollout_seconds: float = 3.0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        rollout_seconds: float = 3.0,
+        faults: FaultPlan | None = None,
+        throttle: bool = False,
+        latency: float = 0.0,
+    ) -> None:
+        """`throttle`: enforce AWS's documented token buckets; `latency`: seconds added to each AWS call."""
         self._host, self._port, self._rollout_seconds = host, port, rollout_seconds
+        self._plan = faults
+        self._throttle, self._latency = throttle, latency
+        self.throttler: Throttler | None = None
+        self.faults: FaultInjector | None = None  # set by start() when there is a plan: its counts
         self._server: Any = None
         self._ticker: Any = None
         self._endpoint: str | None = None
@@ -157,7 +176,7 @@ class Sandbox:
         _prepare_moto()
         from cloudfauj.sandbox import ecs
 
-        server = _make_server(self._host, self._port)
+        server = _make_server(self._host, self._port, self._wrap)
         server.start()
         host, port = server.get_host_and_port()
         ecs.configure(port=port, rollout_seconds=self._rollout_seconds)
@@ -166,6 +185,25 @@ class Sandbox:
         host = _LOOPBACK_FOR_WILDCARD.get(host, host)
         self._endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         return self._endpoint
+
+    def describe_faults(self) -> str:
+        """One line saying which faults this sandbox injects (and the seed that repeats the run)."""
+        if self.faults is None:
+            return "sandbox: no faults injected"
+        plan = self.faults.plan
+        return (
+            f"sandbox: injecting faults into AWS calls ({plan.describe()}): {plan.throttle:.0%} throttled, "
+            f"{plan.error:.0%} HTTP 500 ({plan.after:.0%} of those after the call took effect); "
+            f"counts at {self.endpoint}{STATS_PATH}"
+        )
+
+    def _wrap(self, app: Any) -> Any:
+        if self._throttle or self._latency:
+            app = self.throttler = Throttler(app, throttle=self._throttle, latency=self._latency)
+        if self._plan is None:
+            return app
+        self.faults = FaultInjector(app, self._plan)
+        return self.faults
 
     def stop(self) -> None:
         """Stop the ticker and the server; safe to call twice or before start()."""
@@ -181,17 +219,32 @@ class Sandbox:
             server._server.server_close()  # release the listening socket now, not at garbage collection
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 4566, rollout_seconds: float = 3.0) -> None:
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 4566,
+    rollout_seconds: float = 3.0,
+    faults: FaultPlan | None = None,
+    throttle: bool = False,
+    latency: float = 0.0,
+) -> None:
     """Blocking: run the emulator alone (for `cloudfauj sandbox serve`), print one line
-    'sandbox: AWS emulator at http://127.0.0.1:PORT (rollouts take N s)' to stderr, stop cleanly on
-    SIGTERM/SIGINT."""
+    'sandbox: AWS emulator at http://127.0.0.1:PORT (rollouts take N s)' to stderr (and one naming the
+    faults it injects, if any), stop cleanly on SIGTERM/SIGINT."""
     stopping = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    sandbox = Sandbox(host=host, port=port, rollout_seconds=rollout_seconds)
+    sandbox = Sandbox(
+        host=host,
+        port=port,
+        rollout_seconds=rollout_seconds,
+        faults=faults,
+        throttle=throttle,
+        latency=latency,
+    )
     try:
         endpoint = sandbox.start()
         print(
@@ -199,6 +252,15 @@ def serve(*, host: str = "127.0.0.1", port: int = 4566, rollout_seconds: float =
             file=sys.stderr,
             flush=True,
         )
+        if sandbox.faults is not None:
+            print(sandbox.describe_faults(), file=sys.stderr, flush=True)
+        if throttle or latency:
+            limits = "AWS's documented API rate limits enforced" if throttle else "no rate limits"
+            print(
+                f"sandbox: {limits}, {latency * 1000:g} ms added to each AWS call",
+                file=sys.stderr,
+                flush=True,
+            )
         while not stopping.wait(0.5):
             pass
     finally:

@@ -23,6 +23,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from cloudfauj.sandbox.faults import exempt
+
 __all__ = [
     "CRASH_ANNOTATION",
     "UNHEALTHY_ANNOTATION",
@@ -121,16 +123,19 @@ def push_image(
     in the emulated ECS. With unhealthy=True they run, but in a service with load balancers their targets
     fail the health checks (`unhealthy`) and ECS stops the tasks; a service without load balancers runs
     such an image as a healthy one. crash and unhealthy together raise ValueError. Pushing the same
-    repo:tag again does not fail. Uses boto3 against `endpoint`."""
+    repo:tag again does not fail. Uses boto3 against `endpoint`, exempt from the sandbox's injected faults
+    (seeding the emulator is not what a fault run tests)."""
     body = manifest(repo, tag, crash=crash, unhealthy=unhealthy)  # ValueError before touching the emulator
-    ecr = boto3.client(
-        "ecr",
-        endpoint_url=endpoint,
-        region_name=region,
-        # The emulator accepts any credentials; never send a user's real ones to it.
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"mode": "standard", "max_attempts": 2}),
+    ecr = exempt(
+        boto3.client(
+            "ecr",
+            endpoint_url=endpoint,
+            region_name=region,
+            # The emulator accepts any credentials; never send a user's real ones to it.
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"mode": "standard", "max_attempts": 2}),
+        )
     )
     try:
         uri = ecr.create_repository(repositoryName=repo)["repository"]["repositoryUri"]

@@ -1,18 +1,21 @@
 """The store interface: everything the API and the reactor persist, behind one small abstract class.
 
 All progress lives here (ARCHITECTURE §4 crash safety): desired specs with their generations, statuses,
-records and their event logs, and the installation id. Backends (SQLite now, PostgreSQL for replicas)
-implement these methods with the same semantics; one contract test suite runs against each.
+records and their event logs, the installation id, and the API tokens (hashed). Backends (SQLite now,
+PostgreSQL for replicas) implement these methods with the same semantics; one contract test suite runs
+against each.
 Methods are synchronous; async callers run them in a thread so the event loop never blocks.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cloudfauj.records import Cause, Event, Record, StoredObject
+from cloudfauj.tokens import Role, Token
 
 __all__ = ["Desired", "Store", "Written"]
 
@@ -147,6 +150,34 @@ class Store(ABC):
 
     @abstractmethod
     def events(self, record_id: str, *, after: int = 0) -> list[Event]: ...
+
+    def events_of(self, record_ids: list[str]) -> dict[str, list[Event]]:
+        """The events of several records at once (a page of a list); backends may do it in one query."""
+        return {r: self.events(r) for r in record_ids}
+
+    # -- tokens (ARCHITECTURE §9) -------------------------------------------------------------
+    @abstractmethod
+    def create_token(self, name: str, role: Role, token_hash: str) -> Token:
+        """Store a new token; `Conflict` when the name is taken (revoked tokens keep their names)."""
+
+    @abstractmethod
+    def create_first_admin(self, name: str, token_hash: str, *, publish: Callable[[], None]) -> Token | None:
+        """In one transaction: unless the store has ever held an admin token, store this one and call
+        `publish` (which hands the secret over) before committing; if `publish` raises, nothing is stored.
+        None when an admin token existed already."""
+
+    @abstractmethod
+    def token_by_hash(self, token_hash: str) -> Token | None:
+        """The token whose secret hashes to `token_hash`, revoked or not."""
+
+    @abstractmethod
+    def list_tokens(self, *, after: str | None = None, limit: int | None = None) -> list[Token]:
+        """Tokens ordered by name; `after` is the previous page's last name."""
+
+    @abstractmethod
+    def revoke_token(self, name: str) -> Token:
+        """Revoke a token from now on (again: no change). `NotFound` for an unknown name; `Conflict` for
+        the last admin token not revoked, so that an installation always keeps someone to manage it."""
 
     def close(self) -> None:  # noqa: B027 - optional hook: backends without resources need nothing
         """Release connections."""

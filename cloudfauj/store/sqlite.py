@@ -10,13 +10,14 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cloudfauj.errors import NotFound
+from cloudfauj.errors import Conflict, NotFound
 from cloudfauj.records import (
     TERMINAL,
     Cause,
@@ -29,6 +30,7 @@ from cloudfauj.records import (
 )
 from cloudfauj.store.base import Desired, Store, Written
 from cloudfauj.store.migrations import MIGRATIONS
+from cloudfauj.tokens import Role, Token
 
 __all__ = ["SqliteStore"]
 
@@ -37,6 +39,17 @@ _RECORD_COLUMNS = (
     "id, kind, env, name, generation, status, cause, created_at, deadline, spec, initiator, source, "
     "reason, started_at, finished_at, image, image_digest, progress, cancel_requested"
 )
+
+
+_MAX_ROW_ID = 2**63 - 1  # SQLite's INTEGER; a larger Python int cannot even be bound as a parameter
+
+
+def _row_id(text: str) -> int | None:
+    """A record id as its row id; None for text that cannot be one. ASCII digits only: `str.isdigit`
+    also accepts '²' and other digits `int()` refuses."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)
 
 
 class SqliteStore(Store):
@@ -291,9 +304,10 @@ class SqliteStore(Store):
             return _record(row) if row else None
 
     def get_record(self, record_id: str) -> Record | None:
-        if not record_id.isdigit():
+        row_id = _row_id(record_id)
+        if row_id is None:
             return None
-        rows = self._query(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (int(record_id),))
+        rows = self._query(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (row_id,))
         return _record(rows[0]) if rows else None
 
     def current_record(self, kind: str, env: str | None, name: str) -> Record | None:
@@ -332,9 +346,10 @@ class SqliteStore(Store):
             # An environment's own records are keyed by name; its apps' by env.
             sql += " AND (env = ? OR (kind = 'Environment' AND name = ?))"
             args += [env, env]
-        if before and before.isdigit():
+        before_id = _row_id(before or "")
+        if before_id is not None:
             sql += " AND id < ?"
-            args.append(int(before))
+            args.append(before_id)
         sql += f" ORDER BY id DESC LIMIT {int(limit)}"
         return [_record(r) for r in self._query(sql, tuple(args))]
 
@@ -389,14 +404,98 @@ class SqliteStore(Store):
             return event
 
     def events(self, record_id: str, *, after: int = 0) -> list[Event]:
-        if not record_id.isdigit():
+        row_id = _row_id(record_id)
+        if row_id is None:
             return []
         rows = self._query(
             "SELECT seq, at, type, message, action, resource, request_id FROM events "
             "WHERE record_id = ? AND seq > ? ORDER BY seq",
-            (int(record_id), after),
+            (row_id, min(after, _MAX_ROW_ID)),
         )
         return [Event(**dict(r)) for r in rows]
+
+    def events_of(self, record_ids: list[str]) -> dict[str, list[Event]]:
+        ids = [i for i in (_row_id(r) for r in record_ids) if i is not None]
+        out: dict[str, list[Event]] = {str(i): [] for i in ids}
+        if ids:
+            rows = self._query(
+                "SELECT record_id, seq, at, type, message, action, resource, request_id FROM events "
+                f"WHERE record_id IN ({', '.join('?' * len(ids))}) ORDER BY record_id, seq",
+                tuple(ids),
+            )
+            for r in rows:
+                fields = dict(r)
+                out[str(fields.pop("record_id"))].append(Event(**fields))
+        return out
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def create_token(self, name: str, role: Role, token_hash: str) -> Token:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM tokens WHERE name = ?", (name,)).fetchone():
+                raise Conflict(
+                    f"A token named '{name}' exists already (a revoked token keeps its name); "
+                    "choose another name."
+                )
+            return self._insert_token(db, name, role, token_hash)
+
+    def create_first_admin(self, name: str, token_hash: str, *, publish: Callable[[], None]) -> Token | None:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM tokens WHERE role = ?", (str(Role.ADMIN),)).fetchone():
+                return None
+            token = self._insert_token(db, name, Role.ADMIN, token_hash)
+            publish()  # inside the transaction: a failure here rolls the token back
+            return token
+
+    @staticmethod
+    def _insert_token(db: sqlite3.Connection, name: str, role: Role, token_hash: str) -> Token:
+        token = Token(name, Role(role), token_hash, created_at=format_time(utcnow()))
+        db.execute(
+            "INSERT INTO tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
+            (token.name, str(token.role), token.token_hash, token.created_at),
+        )
+        return token
+
+    def token_by_hash(self, token_hash: str) -> Token | None:
+        rows = self._query("SELECT * FROM tokens WHERE token_hash = ?", (token_hash,))
+        return _token(rows[0]) if rows else None
+
+    def list_tokens(self, *, after: str | None = None, limit: int | None = None) -> list[Token]:
+        sql, args = "SELECT * FROM tokens WHERE name > ? ORDER BY name", [after or ""]
+        if limit:
+            sql += " LIMIT ?"
+            args.append(str(int(limit)))
+        return [_token(r) for r in self._query(sql, tuple(args))]
+
+    def revoke_token(self, name: str) -> Token:
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f"Token '{name}' does not exist.")
+            token = _token(row)
+            if token.revoked_at is not None:
+                return token
+            if token.role is Role.ADMIN:
+                admins = db.execute(
+                    "SELECT COUNT(*) AS n FROM tokens WHERE role = 'admin' AND revoked_at IS NULL"
+                ).fetchone()["n"]
+                if admins <= 1:
+                    raise Conflict(
+                        f"Token '{name}' is the last admin token that is not revoked; create another "
+                        "admin token first, so that this installation can still be managed."
+                    )
+            token = replace(token, revoked_at=format_time(utcnow()))
+            db.execute("UPDATE tokens SET revoked_at = ? WHERE name = ?", (token.revoked_at, name))
+            return token
+
+
+def _token(row: sqlite3.Row) -> Token:
+    return Token(
+        name=row["name"],
+        role=Role(row["role"]),
+        token_hash=row["token_hash"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
 
 
 def _object(row: sqlite3.Row) -> StoredObject:

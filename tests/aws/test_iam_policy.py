@@ -134,3 +134,11 @@ def test_the_policy_grants_actions_by_name_and_the_readme_lists_each() -> None:
 @pytest.mark.parametrize(("service", "operation"), [("ec2", "create_vpc"), ("elbv2", "create_rule")])
 def test_operations_map_to_iam_action_names(service: str, operation: str) -> None:
     assert iam_action(service, operation) in {"ec2:CreateVpc", "elasticloadbalancing:CreateRule"}
+
+
+def test_the_role_statements_match_the_path_our_roles_are_created_under() -> None:
+    source = (ROOT / "controllers" / "environment.py").read_text()
+    path = source.split('Path="', 1)[1].split('"', 1)[0]  # e.g. /cloudfauj/
+    resources = {s["Resource"] for s in POLICY["Statement"] if any(a.startswith("iam:") for a in s["Action"])}
+    scoped = {r for r in resources if r != "*"}
+    assert scoped and all(r.endswith(f":role{path}cf-*") for r in scoped), resources

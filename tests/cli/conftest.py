@@ -1,5 +1,8 @@
 """The CLI under test, against a real HTTP server: uvicorn in a thread on a free loopback port, serving the
 real API app around `FakeService`, behind a small recorder that also misbehaves on request.
+
+The CLI runs with the fake's admin token in CLOUDFAUJ_TOKEN and a config directory of its own (never the
+user's real `~/.config/cloudfauj`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from cloudfauj.api import create_app
-from cloudfauj.api.testing import FakeService
+from cloudfauj.api.testing import ADMIN_TOKEN, FakeService
 from cloudfauj.cli.main import app
 from tests.cli.helpers import CF, Result
 
@@ -83,7 +86,9 @@ class Server:
 @pytest.fixture
 def server() -> Iterator[Server]:
     service = FakeService()
-    recorder = Recorder(create_app(service, stream_poll_seconds=0.01, keepalive_seconds=0.5))
+    recorder = Recorder(
+        create_app(service, authenticator=service, stream_poll_seconds=0.01, keepalive_seconds=0.5)
+    )
     port = free_port()
     config = uvicorn.Config(
         recorder,
@@ -110,9 +115,11 @@ def server() -> Iterator[Server]:
 def cf(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CF:
     """Run `cloudfauj ARGS` in a scratch directory against the test server."""
     monkeypatch.chdir(tmp_path)
-    for name in ("CLOUDFAUJ_TOKEN", "GITHUB_SHA", "CI_COMMIT_SHA"):
+    for name in ("CLOUDFAUJ_CA_BUNDLE", "GITHUB_SHA", "CI_COMMIT_SHA"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLOUDFAUJ_SERVER", server.url)
+    monkeypatch.setenv("CLOUDFAUJ_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("NO_COLOR", "1")
     runner = CliRunner()
 

@@ -123,7 +123,20 @@ def test_sandbox_push_refuses_a_bad_reference_and_a_missing_emulator(
 
 def test_sandbox_serve_passes_its_flags(cf: CF, sandbox_calls: list[Any]) -> None:
     assert cf("sandbox", "serve", "--port", "4570", "--rollout-seconds", "1").code == 0
-    assert sandbox_calls == [("serve", {"host": "127.0.0.1", "port": 4570, "rollout_seconds": 1.0})]
+    assert sandbox_calls == [
+        (
+            "serve",
+            {"host": "127.0.0.1", "port": 4570, "rollout_seconds": 1.0, "throttle": False, "latency": 0.0},
+        )
+    ]
+    assert cf("sandbox", "serve", "--throttle", "--latency-ms", "50").code == 0
+    assert sandbox_calls[-1][1] | {"port": 0} == {
+        "host": "127.0.0.1",
+        "port": 0,
+        "rollout_seconds": 3.0,
+        "throttle": True,
+        "latency": 0.05,
+    }
 
 
 def test_version_reports_the_client_and_the_server(cf: CF, server: Server) -> None:

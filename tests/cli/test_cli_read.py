@@ -11,6 +11,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from cloudfauj.cli import client as client_module
+from cloudfauj.tokens import Role
 from tests.cli.conftest import Server, free_port
 from tests.cli.helpers import APP, CF, ENV, IMAGE, MISSING, write
 
@@ -79,6 +80,8 @@ def test_connection_flags_work_after_the_command_and_before_it(
     cf: CF, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLOUDFAUJ_SERVER", f"http://127.0.0.1:{free_port()}")  # nothing there
+    for secret in ("t1", "t2", "t3"):
+        server.service.add_token(secret, name=f"viewer-{secret}", role=Role.VIEWER)
     assert cf("get", "envs", "--server", server.url, "--token", "t1", "-o", "json").code == 0
     assert cf("get", "envs", "--server-addr", server.url, "--token", "t2").code == 0
     assert cf("--server-addr", server.url, "--token", "t3", "env", "ls").code == 0
@@ -86,8 +89,12 @@ def test_connection_flags_work_after_the_command_and_before_it(
     assert tokens == ["Bearer t1", "Bearer t2", "Bearer t3"]
 
 
-def test_no_token_sends_no_authorization_header(cf: CF, server: Server) -> None:
-    assert cf("get", "envs").code == 0
+def test_no_token_sends_no_authorization_header(
+    cf: CF, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLOUDFAUJ_TOKEN")
+    r = cf("get", "envs")
+    assert r.code == 3 and "needs an API token and none was given" in r.err, str(r)
     assert all("authorization" not in h for _, _, _, h in server.recorder.requests)
 
 

@@ -1,5 +1,8 @@
 """End-to-end harness: a real `cloudfauj server` process (and, when asked, a separate `cloudfauj sandbox
 serve`), the real CLI run as subprocesses, and boto3 against the emulator to check AWS from outside.
+
+Server and CLI share one HOME, so the CLI finds the admin token the server's first start wrote to the
+config file there; raw HTTP calls to the API go through `Stack.api`, which sends that token.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -59,10 +63,23 @@ class Stack:
     port: int = field(default_factory=free_port)
     aws_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    tls: tuple[Path, Path] | None = None  # (certificate, key): the server serves HTTPS with them
+    # faults the emulator injects into AWS calls (`--sandbox-faults` / `sandbox serve --faults`); this
+    # harness's own boto3 checks (`aws()`) are exempt from them
+    sandbox_faults: str | None = None
+    server_args: tuple[str, ...] = ()  # more `cloudfauj server` options, e.g. ("--sandbox-throttle",)
 
     @property
     def data_dir(self) -> Path:
         return self.workdir / "data"
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """How a client here checks the server's certificate: against the self-signed one itself."""
+        return ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else True
 
     @property
     def endpoint(self) -> str:
@@ -78,7 +95,7 @@ class Stack:
             AWS_REGION=REGION,
             NO_COLOR="1",
             COLUMNS="200",
-            CLOUDFAUJ_SERVER=f"http://127.0.0.1:{self.port}",
+            CLOUDFAUJ_SERVER=self.url,
         )
         return keep
 
@@ -106,6 +123,7 @@ class Stack:
                     str(self.aws_port),
                     "--rollout-seconds",
                     str(self.rollout_seconds),
+                    *(["--faults", self.sandbox_faults] if self.sandbox_faults else []),
                 ],
             )
             self.wait_http(f"{self.endpoint}/moto-api/", "sandbox")
@@ -123,9 +141,12 @@ class Stack:
                 str(self.aws_port),
                 "--sandbox-rollout-seconds",
                 str(self.rollout_seconds),
+                *(["--sandbox-faults", self.sandbox_faults] if self.sandbox_faults else []),
             ]
-        self._spawn("server", args)
-        self.wait_http(f"http://127.0.0.1:{self.port}/readyz", "server", want=200)
+        if self.tls:
+            args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        self._spawn("server", [*args, *self.server_args])
+        self.wait_http(f"{self.url}/readyz", "server", want=200)
 
     def wait_http(self, url: str, name: str, want: int | None = None, timeout: float = 60) -> None:
         end = time.monotonic() + timeout
@@ -133,7 +154,7 @@ class Stack:
             if self.procs[name].poll() is not None:
                 raise RuntimeError(f"{name} exited:\n{self.log(name)}")
             try:
-                code = httpx.get(url, timeout=2).status_code
+                code = httpx.get(url, timeout=2, verify=self.verify()).status_code
                 if (want is None and code < 500) or code == want:
                     return
             except httpx.HTTPError:
@@ -156,16 +177,30 @@ class Stack:
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
 
     # -- clients ---------------------------------------------------------------------------------
-    def cf(self, *args: str, cwd: Path | None = None, timeout: float = 300) -> Result:
+    def cf(
+        self, *args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
+    ) -> Result:
         r = subprocess.run(
             [BIN, *args],
             cwd=cwd or self.workdir,
-            env=self.env(),
+            env=env or self.env(),
             capture_output=True,
             text=True,
             timeout=timeout,
         )
         return Result(r.returncode, r.stdout, r.stderr)
+
+    def admin_token(self) -> str:
+        """The secret of the admin token the server's first start wrote to the data dir."""
+        return (self.data_dir / "admin-token").read_text().strip()
+
+    def api(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        """A raw API call with `token` (default: the admin token; "" sends none)."""
+        secret = self.admin_token() if token is None else token
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        return httpx.request(
+            method, f"{self.url}{path}", headers=headers, timeout=30, verify=self.verify(), **kwargs
+        )
 
     def cf_json(self, *args: str) -> Any:
         r = self.cf(*args, "-o", "json")
@@ -173,13 +208,18 @@ class Stack:
         return r.json()
 
     def aws(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=self.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"mode": "standard", "max_attempts": 2}),
+        """A boto3 client for the emulator, exempt from its injected faults (checks must not flake)."""
+        from cloudfauj.sandbox.faults import exempt
+
+        return exempt(
+            boto3.client(
+                service,
+                region_name=REGION,
+                endpoint_url=self.endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries={"mode": "standard", "max_attempts": 2}),
+            )
         )
 
     def push(self, repo: str, tag: str, crash: bool = False) -> str:
@@ -190,7 +230,7 @@ class Stack:
 
     # -- AWS checks ------------------------------------------------------------------------------
     def installation_id(self) -> str:
-        return str(httpx.get(f"http://127.0.0.1:{self.port}/healthz").json()["installation_id"])
+        return str(httpx.get(f"{self.url}/healthz", verify=self.verify()).json()["installation_id"])
 
     def tagged(self) -> list[str]:
         """ARNs of everything carrying this installation's ownership tag (tagging API + IAM + ECS)."""

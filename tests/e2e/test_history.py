@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.harness import MANIFESTS, Stack, image_uri
@@ -123,6 +124,12 @@ def test_a_never_pushed_image_fails_in_pre_flight_without_touching_aws(stack: St
     assert task_definitions(st) == before
     (svc,) = st.services("staging")
     assert st.image_of(svc) == v1
+    # what the record cost, counted by the server: reads only
+    assert latest["aws_calls"] and all(
+        op.split(":")[1].startswith(("Describe", "List", "Get")) for op in latest["aws_calls"]
+    ), latest["aws_calls"]
+    metrics = httpx.get(f"http://127.0.0.1:{st.port}/metrics").text
+    assert 'cloudfauj_aws_calls_total{operation="DescribeImages",outcome="ok",service="ecr"}' in metrics
 
 
 def test_cancel_returns_the_service_to_the_last_good_revision(tmp_path: Path) -> None:

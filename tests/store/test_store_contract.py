@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cloudfauj.errors import NotFound
+from cloudfauj.errors import Conflict, NotFound
 from cloudfauj.records import Cause, RecordStatus, utcnow
 from cloudfauj.store import Desired, SqliteStore, Store
+from cloudfauj.tokens import Role
 
 ENV = Desired(kind="Environment", name="staging", env=None, spec={"network": "aws"})
 
@@ -149,3 +150,67 @@ def test_a_cancel_request_is_kept_on_an_open_record_only(store: Store) -> None:
     ended = store.request_cancel(again.record.id, initiator="bob")
     assert ended is not None and ended.cancel_requested is None
     assert store.request_cancel("424242", initiator=None) is None
+
+
+# -- tokens -----------------------------------------------------------------------------------------------
+def test_a_token_is_stored_by_name_and_found_by_its_hash_only(store: Store) -> None:
+    token = store.create_token("ci", Role.DEPLOYER, "h-ci")
+    assert (token.name, token.role, token.revoked_at) == ("ci", Role.DEPLOYER, None)
+    assert token.created_at.endswith("Z")
+    assert store.token_by_hash("h-ci") == token
+    assert store.token_by_hash("h-other") is None
+    with pytest.raises(Conflict, match="'ci' exists already"):
+        store.create_token("ci", Role.VIEWER, "h-ci-2")
+
+
+def test_tokens_list_by_name_in_pages(store: Store) -> None:
+    for name in ("c", "a", "b"):
+        store.create_token(name, Role.VIEWER, f"h-{name}")
+    assert [t.name for t in store.list_tokens()] == ["a", "b", "c"]
+    assert [t.name for t in store.list_tokens(limit=2)] == ["a", "b"]
+    assert [t.name for t in store.list_tokens(after="b")] == ["c"]
+
+
+def test_the_first_admin_is_created_once_and_only_after_it_was_published(store: Store) -> None:
+    def fail() -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        store.create_first_admin("admin", "h-1", publish=fail)
+    assert store.list_tokens() == []  # not handed over: not stored either
+    published: list[str] = []
+    first = store.create_first_admin("admin", "h-2", publish=lambda: published.append("h-2"))
+    assert first is not None and first.role == Role.ADMIN and published == ["h-2"]
+    again = store.create_first_admin("admin-2", "h-3", publish=lambda: published.append("h-3"))
+    assert again is None and published == ["h-2"]
+    assert [t.name for t in store.list_tokens()] == ["admin"]
+
+
+def test_a_revoked_token_keeps_its_row_and_name(store: Store) -> None:
+    store.create_token("ci", Role.DEPLOYER, "h-ci")
+    revoked = store.revoke_token("ci")
+    assert revoked.revoked_at is not None
+    assert store.token_by_hash("h-ci") == revoked
+    assert store.revoke_token("ci") == revoked  # again: no change
+    with pytest.raises(Conflict):
+        store.create_token("ci", Role.DEPLOYER, "h-ci-2")
+    with pytest.raises(NotFound):
+        store.revoke_token("nobody")
+
+
+def test_the_last_admin_token_cannot_be_revoked(store: Store) -> None:
+    store.create_first_admin("admin", "h-admin", publish=lambda: None)
+    with pytest.raises(Conflict, match="last admin token"):
+        store.revoke_token("admin")
+    store.create_token("alice", Role.ADMIN, "h-alice")
+    assert store.revoke_token("admin").revoked_at is not None
+    with pytest.raises(Conflict):
+        store.revoke_token("alice")
+
+
+def test_tokens_survive_a_reopen(store: Store, tmp_path: Path) -> None:
+    store.create_token("ci", Role.VIEWER, "h-ci")
+    store.close()
+    reopened = SqliteStore(tmp_path / "cloudfauj.db")
+    assert reopened.token_by_hash("h-ci") is not None
+    reopened.close()

@@ -35,6 +35,7 @@ __all__ = ["apply_files", "delete_object", "register"]
 
 DEFAULT_FILE = ".cloudfauj.yml"
 STDIN = "-"
+MAX_FILE_BYTES = 1 << 20  # the server reads no more of a file (manifests/limits.py), nor takes a larger body
 
 FilesOpt = Annotated[
     list[str] | None,
@@ -244,11 +245,22 @@ def read_sources(files: list[str]) -> list[dict[str, str]]:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:  # said here, by name, rather than as the server's 413 for the request
+            raise InputError(
+                f"Cannot apply {path}: it has {size} bytes, and a manifest file may have at most "
+                f"{MAX_FILE_BYTES} (1 MiB)."
+            )
+        data = path.read_bytes()
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"Cannot read {path}: there is no such file.") from None
-    except UnicodeDecodeError:
-        raise InputError(f"Cannot read {path}: it is not UTF-8 text.") from None
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(
+            f"Cannot read {path}: line {line} is not UTF-8 text (byte {data[e.start]:#04x}); "
+            "save the file as UTF-8."
+        ) from None
     except OSError as e:
         raise InputError(f"Cannot read {path}: {e.strerror}.") from None
 

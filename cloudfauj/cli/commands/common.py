@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from contextvars import ContextVar
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -20,8 +21,10 @@ from cloudfauj.cli.client import DEFAULT_SERVER, Client, Refused, Rejected, Serv
 from cloudfauj.cli.follow import FollowTimeout, follow
 from cloudfauj.cli.output import COLUMNS, Format, Progress, emit, notice
 from cloudfauj.errors import InvalidInput
+from cloudfauj.userconfig import ConfigError
 
 __all__ = [
+    "CA_BUNDLE",
     "EXIT_CODES",
     "InputError",
     "OutputOpt",
@@ -52,6 +55,7 @@ class InputError(Exception):
 EXIT_CODES: list[tuple[type[Exception], int]] = [
     (InputError, INVALID),
     (InvalidInput, INVALID),  # settings of `cloudfauj server`
+    (ConfigError, INVALID),  # the user's config file (tokens) cannot be read
     (Rejected, INVALID),
     (Unreachable, UNREACHABLE),
     (Refused, UNREACHABLE),
@@ -99,17 +103,38 @@ TimeoutOpt = Annotated[
 
 # `--server`/`--token` given before the command name (set by the root callback on every invocation).
 ROOT_FLAGS: ContextVar[dict[str, str | None] | None] = ContextVar("ROOT_FLAGS", default=None)
+# `--ca-bundle`, before or after the command name: main.py takes it from the arguments on every invocation.
+CA_BUNDLE: ContextVar[str | None] = ContextVar("CA_BUNDLE", default=None)
 
 
 def connect(server: str | None, token: str | None) -> Client:
-    """A client for the server named by the flag, else the same flag before the command, else the env."""
+    """A client for the server named by the flag, else the same flag before the command, else the env.
+
+    The token likewise: `--token`, else `CLOUDFAUJ_TOKEN`, else the user's config file's token for the
+    installation the server reports (looked up by the client when it first needs it)."""
     root = ROOT_FLAGS.get() or {}
     url = server or root.get("server") or os.environ.get("CLOUDFAUJ_SERVER") or DEFAULT_SERVER
     if not re.match(r"^https?://[^/\s]+", url):
         raise InputError(
             f"The server URL must start with http:// or https://, like {DEFAULT_SERVER}; got '{url}'."
         )
-    return Client(url, token or root.get("token") or os.environ.get("CLOUDFAUJ_TOKEN") or None)
+    given = token or root.get("token") or os.environ.get("CLOUDFAUJ_TOKEN") or None
+    return Client(url, given, verify=_verify(), find_token=given is None)
+
+
+def _verify() -> ssl.SSLContext | bool:
+    """What an https server's certificate is checked against: --ca-bundle, else the system's CAs."""
+    path = CA_BUNDLE.get() or os.environ.get("CLOUDFAUJ_CA_BUNDLE")
+    if not path:
+        return True
+    try:
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise InputError(
+            f"Cannot use the CA bundle '{path}' ({reason}); --ca-bundle and CLOUDFAUJ_CA_BUNDLE take a "
+            "PEM file of the certificates to trust."
+        ) from e
 
 
 # -- kinds --------------------------------------------------------------------------------------------

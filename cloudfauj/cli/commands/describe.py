@@ -66,6 +66,7 @@ def describe_record(record: Row, fmt: Format) -> None:
         ("Finished", when(record.get("finished_at"))),
         ("Duration", duration(record.get("duration_seconds"))),
         ("Deadline", when(record.get("deadline"))),
+        ("AWS calls", _calls(record.get("aws_calls") or {})),
     ]
     out = [
         _fields(fields),
@@ -75,6 +76,14 @@ def describe_record(record: Row, fmt: Format) -> None:
         _indent(_events(record.get("events") or [])),
     ]
     typer.echo("\n".join(out))
+
+
+def _calls(calls: dict[str, int]) -> str | None:
+    """`23 (ecs:DescribeServices 5, …)`: what the record cost in AWS call attempts, retries included."""
+    if not calls:
+        return None
+    top = sorted(calls.items(), key=lambda kv: (-kv[1], kv[0]))
+    return f"{sum(calls.values())} ({', '.join(f'{k} {v}' for k, v in top)})"
 
 
 def _fields(pairs: list[tuple[str, Any]]) -> str:

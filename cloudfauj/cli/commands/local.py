@@ -38,6 +38,25 @@ def server(
         float | None,
         typer.Option("--sandbox-rollout-seconds", help="How long emulated ECS rollouts take [default: 3]."),
     ] = None,
+    sandbox_faults: Annotated[
+        str | None,
+        typer.Option(
+            "--sandbox-faults",
+            metavar="SPEC",
+            help="With --sandbox: answer a share of AWS calls with throttling or HTTP 500, "
+            "e.g. throttle=0.3,error=0.05[,after=0.5][,seed=7].",
+        ),
+    ] = None,
+    sandbox_throttle: Annotated[
+        bool | None,
+        typer.Option("--sandbox-throttle", help="With --sandbox: enforce AWS's documented API rate limits."),
+    ] = None,
+    sandbox_latency_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--sandbox-latency-ms", min=0, help="With --sandbox: add this latency to each AWS call."
+        ),
+    ] = None,
     aws_endpoint: Annotated[
         str | None,
         typer.Option(
@@ -56,6 +75,13 @@ def server(
         str | None,
         typer.Option("--drift", help="What resync does with drift: correct or report [default: correct]."),
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", metavar="FILE", help="Serve HTTPS with this PEM certificate (chain)."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", metavar="FILE", help="The private key of --tls-cert (PEM).")
+    ] = None,
 ) -> None:
     """Run the Cloudfauj server (API and reconcilers) until interrupted."""
     from cloudfauj.settings import load_settings
@@ -67,11 +93,16 @@ def server(
         "sandbox": sandbox,
         "sandbox_port": sandbox_port,
         "sandbox_rollout_seconds": sandbox_rollout_seconds,
+        "sandbox_faults": sandbox_faults,
+        "sandbox_throttle": sandbox_throttle,
+        "sandbox_latency_ms": sandbox_latency_ms,
         "aws_endpoint": aws_endpoint,
         "region": region,
         "workers": workers,
         "resync_seconds": resync_seconds,
         "drift": drift,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
     }
     settings = load_settings(config, overrides)  # InvalidInput: exit 2, before the server's slow imports
     from cloudfauj.server import run
@@ -90,11 +121,40 @@ def sandbox_serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 4566,
     rollout_seconds: Annotated[float, typer.Option("--rollout-seconds", min=0)] = 3.0,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            "--faults",
+            metavar="SPEC",
+            help="Answer a share of AWS calls with throttling or HTTP 500, "
+            "e.g. throttle=0.3,error=0.05[,after=0.5][,seed=7].",
+        ),
+    ] = None,
+    throttle: Annotated[
+        bool, typer.Option("--throttle", help="Enforce AWS's documented API rate limits (token buckets).")
+    ] = False,
+    latency_ms: Annotated[
+        float, typer.Option("--latency-ms", min=0, help="Add this latency to each AWS call.")
+    ] = 0.0,
 ) -> None:
     """Run the AWS emulator alone."""
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "rollout_seconds": rollout_seconds,
+        "throttle": throttle,
+        "latency": latency_ms / 1000,
+    }
+    if faults is not None:
+        from cloudfauj.sandbox.faults import FaultPlan
+
+        try:
+            options["faults"] = FaultPlan.parse(faults)
+        except ValueError as e:
+            raise InputError(f"--faults: {e}") from None
     from cloudfauj.sandbox import serve
 
-    serve(host=host, port=port, rollout_seconds=rollout_seconds)
+    serve(**options)
 
 
 @sandbox_app.command("push")
