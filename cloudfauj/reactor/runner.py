@@ -363,13 +363,12 @@ class Reactor:
         message = "; ".join(c.describe() for c in changes)
         if drift_policy(obj, self.settings) == "report" and previous and previous.get("message") == message:
             return None  # reported already: one record per drift, not one per resync
-        record = self.store.open_record(
+        # The record's first attempt compares again from fresh reads (this one may have used the batched
+        # cache), logs each difference and corrects or only reports it: `_report_drift`.
+        return self.store.open_record(
             obj,
             cause=Cause.DRIFT,
             initiator="cloudfauj",
             source="resync",
             deadline_seconds=self.settings.deadline_seconds,
         )
-        for change in changes:
-            self.store.append_event(record.id, "warning", f"Drift: {change.describe()}")
-        return record
