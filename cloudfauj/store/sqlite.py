@@ -56,8 +56,9 @@ class SqliteStore(Store):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._db = self._connect()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -75,9 +76,20 @@ class SqliteStore(Store):
                 raise
             self._db.execute("COMMIT")
 
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.row_factory = sqlite3.Row
+        return db
+
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        """A read on this thread's own connection: in WAL mode readers neither wait for the writer nor
+        for each other, so API reads stay fast while controllers write."""
+        reader: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if reader is None:
+            reader = self._local.db = self._connect()
+            with self._lock:
+                self._readers.append(reader)
+        return reader.execute(sql, args).fetchall()
 
     def _migrate(self) -> None:
         with self._tx() as db:
@@ -95,6 +107,9 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         with self._lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._db.close()
 
     # -- installation ----------------------------------------------------------------------------
