@@ -50,6 +50,9 @@ def run(settings: Settings) -> None:
     )
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _check_tls(settings)
+    # API requests and controller threads share one interpreter: a shorter switch interval lets a
+    # request waiting for the GIL run within 1 ms of asking instead of up to 5 ms per hand-over.
+    sys.setswitchinterval(0.001)
     sandbox: Any = None
     endpoint = settings.aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
     region = settings.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")

@@ -21,6 +21,7 @@ from cloudfauj.api.openapi import build_openapi
 from cloudfauj.api.parsing import read_query
 from cloudfauj.api.routes import OPERATIONS, Operation
 from cloudfauj.manifests import Source
+from cloudfauj.priority import FOREGROUND
 from cloudfauj.tokens import Role
 
 __all__ = ["ServiceAPI", "create_app"]
@@ -136,10 +137,11 @@ def _route(op: Operation) -> Route:
     # One Route per (path, method): the router tries them in order and answers 405 only when a path
     # matched under no method.
     async def endpoint(request: Request) -> Response:
-        if op.role is not None:  # first: a stranger gets 401, never a 400 about the query or a 413
-            await authorize(request, op.role)
-        query = read_query(request, op.query) if op.query else None
-        return await op.handler(request, query)
+        with FOREGROUND.request():  # until the response is built (a stream's body is sent later)
+            if op.role is not None:  # first: a stranger gets 401, never a 400 about the query or a 413
+                await authorize(request, op.role)
+            query = read_query(request, op.query) if op.query else None
+            return await op.handler(request, query)
 
     endpoint.__name__ = op.handler.__name__
     return Route(op.path, endpoint, methods=[op.method])

@@ -30,6 +30,7 @@ from cloudfauj.aws.accounting import count_attempt
 from cloudfauj.aws.budget import Budget
 from cloudfauj.aws.errors import THROTTLING_CODES, map_aws_errors
 from cloudfauj.aws.tags import ownership_tags
+from cloudfauj.priority import FOREGROUND
 
 __all__ = ["Gateway", "Identity", "is_read"]
 
@@ -100,6 +101,7 @@ class Gateway:
                     config=self._configs[mutations],
                 )
                 client.meta.events.register("needs-retry", functools.partial(count_attempt, service))
+                client.meta.events.register("before-send", FOREGROUND.give_way)
                 if self.budget is not None:
                     client.meta.events.register(
                         "before-send", functools.partial(self.budget.before_send, service)

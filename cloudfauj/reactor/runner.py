@@ -27,6 +27,7 @@ from typing import Any
 from cloudfauj.aws import AwsTemporaryError, Gateway
 from cloudfauj.aws.accounting import attributed
 from cloudfauj.errors import PermanentError, TemporaryError
+from cloudfauj.priority import FOREGROUND
 from cloudfauj.reactor.outcomes import Outcome, OutcomeWriter
 from cloudfauj.reactor.queue import WorkQueue
 from cloudfauj.records import (
@@ -140,6 +141,11 @@ class Reactor:
     # -- one attempt (runs in a thread) ------------------------------------------------------------
     def attempt(self, key: str) -> float | None:
         """Run one reconcile attempt for `key`; return when to look again (None: at the next resync)."""
+        with FOREGROUND.background():  # API requests go first (cloudfauj.priority)
+            FOREGROUND.give_way()
+            return self._attempt(key)
+
+    def _attempt(self, key: str) -> float | None:
         kind, env, name = parse_key(key)
         obj = self.store.get_object(kind, env, name) or self._standin(kind, env, name)
         if obj is None:
