@@ -8,19 +8,26 @@ aliases, tokens, documents and size, and no tag but YAML's core ones is ever con
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+import ruamel.yaml.parser
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
+from ruamel.yaml.main import YAML
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from cloudfauj.errors import Problem
 from cloudfauj.manifests.limits import (
     MAX_CHARS,
+    MAX_DEPTH,
+    MAX_DIGITS,
     MAX_DOCUMENTS,
     MAX_VALUES,
     Budget,
@@ -29,7 +36,7 @@ from cloudfauj.manifests.limits import (
     expanded_size,
 )
 
-__all__ = ["RawDocument", "Source", "line_at", "read_documents", "to_plain"]
+__all__ = ["RawDocument", "Source", "line_at", "read_documents", "read_documents_quickly", "to_plain"]
 
 # What reading untrusted YAML can raise. With warnings turned into errors (as in our tests), ruamel's
 # warnings (e.g. a reused anchor) are raised. ruamel's constructors let builtin errors through for an
@@ -87,6 +94,67 @@ def read_documents(source: Source, budget: Budget | None = None) -> tuple[list[R
     if not documents:
         return [], [Problem("the file contains no manifest documents", file=source.name)]
     return _with_scalar_lines(source, documents), []
+
+
+# Text the C parser may read: nothing the bounds above exist for can be in it (no anchor, alias, tag or
+# directive; shallow; short), and nothing where libyaml and ruamel might read differently (tabs, non-ASCII).
+_QUICK_MAX_CHARS = 64 << 10
+_QUICK_MAX_INDENT = 64
+_QUICK_MAX_BRACKETS = MAX_DEPTH
+_QUICK_REFUSED = re.compile(rf"[&*!%\t]|\d{{{MAX_DIGITS + 1}}}|^\s*-\s+-", re.MULTILINE)
+_QUICK_INDENT = re.compile(rf"^ {{{_QUICK_MAX_INDENT + 1}}}", re.MULTILINE)
+
+
+def read_documents_quickly(source: Source, budget: Budget) -> list[RawDocument] | None:
+    """The documents of a plain, well-formed file, read by libyaml (about five times faster), as plain
+    dicts without positions; None when the file is not plainly fine, for `read_documents` to read it
+    and say exactly what is wrong where. Same YAML 1.2 resolver, so the same values."""
+    text = source.text
+    if (
+        not _QUICK_AVAILABLE
+        or len(text) > _QUICK_MAX_CHARS
+        or not text.isascii()
+        or text.count("[") + text.count("{") > _QUICK_MAX_BRACKETS
+        or _QUICK_REFUSED.search(text)
+        or _QUICK_INDENT.search(text)
+    ):
+        return None
+    try:
+        trees = list(_quick_loader().load_all(text))
+    except (Exception, RecursionError):  # whatever it is, the exact reader reports it
+        return None
+    budget.documents -= len(trees)
+    if budget.documents < 0:
+        return None
+    documents = [RawDocument(source.name, i, t, None) for i, t in enumerate(trees, start=1) if t is not None]
+    if not documents or any(
+        not isinstance(d.tree, dict) or expanded_size(d.tree) > MAX_VALUES for d in documents
+    ):
+        return None
+    return documents
+
+
+def _quick_loader() -> YAML:
+    """This thread's loader (a YAML object holds the state of the load in progress)."""
+    yaml: YAML | None = getattr(_quick, "yaml", None)
+    if yaml is None:
+        yaml = _quick.yaml = YAML(typ="safe")
+        yaml.Resolver = _Yaml12Resolver
+        yaml.allow_duplicate_keys = False
+    return yaml
+
+
+class _Yaml12Resolver(VersionedResolver):
+    """YAML 1.2, as the exact reader (a `%YAML` directive never reaches the quick path). ruamel works the
+    version out again for every scalar, through failing attribute lookups: half the time of a load."""
+
+    @property
+    def processing_version(self) -> tuple[int, int]:
+        return (1, 2)
+
+
+_quick = threading.local()
+_QUICK_AVAILABLE = YAML(typ="safe").Parser is not ruamel.yaml.parser.Parser  # ruamel.yaml.clib installed
 
 
 def _start_line(tree: Any) -> int | None:

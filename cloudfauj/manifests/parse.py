@@ -9,6 +9,8 @@ Checks that need stored state (does the environment exist?) are the server's; it
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -16,7 +18,7 @@ from pydantic import ValidationError
 from cloudfauj.errors import InvalidInput, Problem
 from cloudfauj.manifests.formats import Canonical, Locator, canonicalize
 from cloudfauj.manifests.limits import Budget
-from cloudfauj.manifests.loader import Source, read_documents
+from cloudfauj.manifests.loader import Source, read_documents, read_documents_quickly
 from cloudfauj.manifests.models import Manifest
 from cloudfauj.manifests.names import app_collision_key, env_collision_key
 from cloudfauj.manifests.problems import problems_from
@@ -34,6 +36,13 @@ class ParsedDocument:
     file: str
     document: int  # 1-based index of the document in its file
     locator: Locator | None = field(default=None, repr=False, compare=False)
+    # Read quickly, without positions: finds the locator by reading the file exactly, when one is needed.
+    relocate: Callable[[], Locator | None] | None = field(default=None, repr=False, compare=False)
+
+    def _located(self) -> Locator | None:
+        if self.locator is None and self.relocate is not None:
+            self.locator, self.relocate = self.relocate(), None
+        return self.locator
 
     def line_of(self, field: str) -> int | None:
         """The 1-based line of a canonical dotted field ("metadata.env", "spec.image").
@@ -41,14 +50,16 @@ class ParsedDocument:
         In an upstream file the upstream key is looked up ("spec.resources.cpu" → `resources.cpu`); a
         value that came from a flag (--env, --image) is at the document's first line.
         """
-        return self.locator.line_of(field) if self.locator else None
+        locator = self._located()
+        return locator.line_of(field) if locator else None
 
     def problem(self, field: str, message: str) -> Problem:
         """A problem located at a canonical field of this document, e.g. for a check against stored
         state: `doc.problem("metadata.env", "environment 'x' does not exist")`."""
-        if self.locator is None:
+        locator = self._located()
+        if locator is None:
             return Problem(message, file=self.file, document=self.document, field=field)
-        return self.locator.problem(field, message)
+        return locator.problem(field, message)
 
 
 def parse_sources(
@@ -59,6 +70,9 @@ def parse_sources(
     `env` and `image` are the --env and --image flags: an upstream `.cloudfauj.yml` names neither, and
     in kind-based Applications `env` fills a missing `metadata.env` and `image` overrides `spec.image`.
     """
+    quick = _parse_quickly(sources, env=env, image=image)
+    if quick is not None:
+        return quick
     parsed: list[ParsedDocument] = []
     problems: list[Problem] = []
     budget = Budget()  # the bounds of reading are the batch's, not each file's (limits.py)
@@ -86,6 +100,38 @@ def parse_sources(
     if problems:
         raise InvalidInput(problems)
     return parsed
+
+
+def _parse_quickly(
+    sources: list[Source], *, env: str | None, image: str | None
+) -> list[ParsedDocument] | None:
+    """The common case, a batch of plain and valid files, about five times faster: read with libyaml,
+    without positions (`read_documents_quickly`). None at the first sign of a problem: then the batch is
+    read again exactly, and every problem is reported with its line."""
+    parsed: list[ParsedDocument] = []
+    budget = Budget()
+    for source in sources:
+        documents = read_documents_quickly(source, budget)
+        if documents is None:
+            return None
+        for raw in documents:
+            canonical = canonicalize(raw, env=env, image=image)
+            if isinstance(canonical, Problem) or canonical.problems:
+                return None
+            try:
+                manifest = Manifest.model_validate(canonical.data)
+            except ValidationError:
+                return None
+            relocate = functools.partial(_locate, source, raw.index, env=env, image=image)
+            parsed.append(ParsedDocument(manifest, source.name, raw.index, relocate=relocate))
+    return None if batch_problems(parsed) else parsed
+
+
+def _locate(source: Source, index: int, *, env: str | None, image: str | None) -> Locator | None:
+    documents, _ = read_documents(source)
+    raw = next((d for d in documents if d.index == index), None)
+    canonical = canonicalize(raw, env=env, image=image) if raw is not None else None
+    return canonical.locator if isinstance(canonical, Canonical) else None
 
 
 def _validate(canonical: Canonical, problems: list[Problem]) -> Manifest | None:
