@@ -99,18 +99,25 @@ class ExecutionRole:
 
     def observe(self, ctx: Context, state: dict[str, Any]) -> dict[str, Any] | None:
         name = naming.execution_role(ctx.installation_id, ctx.obj.name)
+        # Ownership is checked when we first meet the role; once our status names it, it is ours, and
+        # its policies alone tell whether it is still there (NoSuchEntity) and right.
+        arn = ctx.obj.status.get("outputs", {}).get("execution_role_arn")
         try:
-            role = ctx.aws.call("iam", "get_role", RoleName=name)["Role"]
+            if not (isinstance(arn, str) and arn.endswith(f"/{name}")):
+                role = ctx.aws.call("iam", "get_role", RoleName=name)["Role"]
+                tags = role.get("Tags") or ctx.aws.call("iam", "list_role_tags", RoleName=name).get("Tags")
+                if not is_owned(from_aws(tags), ctx.installation_id):
+                    raise PermanentError(
+                        f"IAM role {name} exists but is not managed by this Cloudfauj installation."
+                    )
+                arn = role["Arn"]
+            attached = ctx.aws.call("iam", "list_attached_role_policies", RoleName=name)["AttachedPolicies"]
         except AwsError as e:
             if e.code == "NoSuchEntity":
                 return None
             raise
-        tags = from_aws(role.get("Tags") or ctx.aws.call("iam", "list_role_tags", RoleName=name).get("Tags"))
-        if not is_owned(tags, ctx.installation_id):
-            raise PermanentError(f"IAM role {name} exists but is not managed by this Cloudfauj installation.")
-        attached = ctx.aws.call("iam", "list_attached_role_policies", RoleName=name)["AttachedPolicies"]
-        state["execution_role_arn"] = role["Arn"]
-        return {"arn": role["Arn"], "policies": sorted(p["PolicyArn"] for p in attached)}
+        state["execution_role_arn"] = arn
+        return {"arn": arn, "policies": sorted(p["PolicyArn"] for p in attached)}
 
     def diff(self, observed: dict[str, Any] | None) -> list[Change]:
         if observed is None:

@@ -232,3 +232,24 @@ def test_a_deleted_subnet_is_drift_and_is_recreated(world: World, aws: Any) -> N
     vpc = obj.status["outputs"]["vpc_id"]
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
     assert len(subnets) == 2 and subnet not in {s["SubnetId"] for s in subnets}
+
+
+def test_a_deleted_execution_role_is_drift_and_is_recreated(world: World, aws: Any) -> None:
+    """Once the status names the role, a resync reads only its policies; NoSuchEntity there is drift."""
+    world.apply(env())
+    world.converge("Environment/staging")
+    obj = world.store.get_object("Environment", None, "staging")
+    assert obj is not None
+    iam = aws("iam")
+    name = obj.status["outputs"]["execution_role_arn"].rsplit("/", 1)[1]
+    for policy in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+    iam.delete_role(RoleName=name)
+    record = world.converge("Environment/staging")
+    assert record.cause == Cause.DRIFT and record.status == RecordStatus.SUCCEEDED, record.reason
+    events = [e.message for e in world.store.events(record.id)]
+    assert any(m.startswith("Drift: create execution-role") for m in events), events
+    attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+    ]
