@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 
+from cloudfauj import logformat
 from cloudfauj.api import create_app
 from cloudfauj.aws import AwsTemporaryError, Gateway, Identity
 from cloudfauj.aws.budget import LIMITS, Budget, Limit
@@ -39,15 +40,21 @@ SANDBOX_REGION = "us-east-1"
 SANDBOX_CREDENTIALS = ("testing", "testing")
 
 
+_json_logs = False  # with --log-format json, the start-up notices are log lines too
+
+
 def _notice(message: str) -> None:
+    if _json_logs:
+        log.info(message)
+        return
     print(message, file=sys.stderr, flush=True)
 
 
 def run(settings: Settings) -> None:
     """Run the server until SIGINT/SIGTERM. Raises CloudfaujError when it cannot start."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    global _json_logs
+    logformat.configure(settings.log_level, settings.log_format)
+    _json_logs = settings.log_format == "json"
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _check_tls(settings)
     sandbox: Any = None
@@ -137,6 +144,7 @@ def _serve(
         host=settings.bind_host,
         port=settings.bind_port,
         log_level="warning",
+        log_config=None,  # uvicorn's loggers propagate to ours (logformat.configure), in its format
         timeout_graceful_shutdown=5,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,

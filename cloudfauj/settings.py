@@ -46,6 +46,7 @@ class Settings(BaseModel):
     tls_key: Path | None = None
     log_retention_days: int = 30
     log_level: str = "info"
+    log_format: str = Field("text", pattern="^(text|json)$")  # json: one object a line (logformat.py)
     # the AWS call budget: AWS's documented buckets, refilled at `aws_budget_margin` of their rate;
     # `aws_limits` overrides a category's burst and rate, e.g. {"ecs:service-modify": [50, 5]}
     aws_budget: bool = True

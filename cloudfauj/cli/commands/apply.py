@@ -282,19 +282,27 @@ def summary(result: dict[str, Any]) -> list[str]:
 
 
 def ci_source() -> str | None:
-    """The commit and pipeline of a CI run, so a deployment says where it came from."""
+    """The commit, branch and pipeline of a CI run (GitHub Actions, GitLab CI), so a deployment says where
+    it came from: `acme/web@3f2c… on main https://github.com/acme/web/actions/runs/42`."""
     e = os.environ
     if e.get("GITHUB_SHA"):
-        run = (
-            f"{e.get('GITHUB_SERVER_URL', 'https://github.com')}/{e.get('GITHUB_REPOSITORY', '')}"
-            f"/actions/runs/{e.get('GITHUB_RUN_ID', '')}"
-        )
-        return f"{e.get('GITHUB_REPOSITORY', '')}@{e['GITHUB_SHA']} {run}"[:1000]
+        repo = e.get("GITHUB_REPOSITORY", "")
+        server = e.get("GITHUB_SERVER_URL", "https://github.com")
+        run = f"{server}/{repo}/actions/runs/{e.get('GITHUB_RUN_ID', '')}"
+        return _source_line(repo, e["GITHUB_SHA"], e.get("GITHUB_REF_NAME"), run)
     if e.get("CI_COMMIT_SHA"):
-        return f"{e.get('CI_PROJECT_PATH', '')}@{e['CI_COMMIT_SHA']} {e.get('CI_PIPELINE_URL', '')}".strip()[
-            :1000
-        ]
+        return _source_line(
+            e.get("CI_PROJECT_PATH", ""),
+            e["CI_COMMIT_SHA"],
+            e.get("CI_COMMIT_REF_NAME"),
+            e.get("CI_PIPELINE_URL"),
+        )
     return None
+
+
+def _source_line(repo: str, sha: str, branch: str | None, url: str | None) -> str:
+    parts = [f"{repo}@{sha}", *([f"on {branch}"] if branch else []), *([url] if url else [])]
+    return " ".join(parts)[:1000]  # the API takes at most 1000 characters of source
 
 
 def register(app: typer.Typer) -> None:

@@ -82,6 +82,10 @@ def server(
     tls_key: Annotated[
         Path | None, typer.Option("--tls-key", metavar="FILE", help="The private key of --tls-cert (PEM).")
     ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option("--log-format", metavar="text|json", help="Server log lines [default: text]."),
+    ] = None,
 ) -> None:
     """Run the Cloudfauj server (API and reconcilers) until interrupted."""
     from cloudfauj.settings import load_settings
@@ -103,6 +107,7 @@ def server(
         "drift": drift,
         "tls_cert": tls_cert,
         "tls_key": tls_key,
+        "log_format": log_format,
     }
     settings = load_settings(config, overrides)  # InvalidInput: exit 2, before the server's slow imports
     from cloudfauj.server import run
