@@ -6,6 +6,7 @@ until they end (live progress on stderr) and prints those records as its result.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -71,6 +72,12 @@ SourceOpt = Annotated[
     ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Open records even for unchanged objects.")]
+WatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--watch", help="Apply again whenever the files change, printing each deployment; Ctrl-C stops."
+    ),
+]
 DryRunOpt = Annotated[
     bool,
     typer.Option("--dry-run", help="Only show what would change (like `cloudfauj diff`); apply nothing."),
@@ -90,9 +97,11 @@ def apply(
     server: ServerOpt = None,
     token: TokenOpt = None,
     dry_run: DryRunOpt = False,
+    watch: WatchOpt = False,
 ) -> None:
     """Apply manifests (upstream files or kind-based documents) and wait for them to converge."""
-    code = apply_files(
+    run = functools.partial(
+        apply_files,
         files or [DEFAULT_FILE],
         env=env,
         image=image,
@@ -106,7 +115,11 @@ def apply(
         token=token,
         dry_run=dry_run,
     )
-    raise typer.Exit(code)
+    if watch:
+        from cloudfauj.cli.watch import watch_files  # loads watchfiles: only when asked for
+
+        raise typer.Exit(watch_files(files or [DEFAULT_FILE], run))
+    raise typer.Exit(run())
 
 
 def deploy(
