@@ -9,6 +9,7 @@ answer 200.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -123,14 +124,19 @@ def _serve(
     service = Service(
         store, settings, enqueue=reactor.enqueue, ready=lambda: reactor.ready, aws=aws, plan=reactor.plan
     )
+    sync = _directory_sync(settings, service, store)
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         await reactor.start()
         _notice(f"cloudfauj: serving on {_url(settings)}")
+        syncing = asyncio.create_task(sync.run(), name="sync-dir") if sync else None
         try:
             yield
         finally:
+            if syncing is not None:
+                syncing.cancel()
+                await asyncio.gather(syncing, return_exceptions=True)
             await reactor.stop()
 
     app = create_app(
@@ -149,6 +155,21 @@ def _serve(
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
+
+
+def _directory_sync(settings: Settings, service: Service, store: Any) -> Any:
+    """The `--sync-dir` loop (cloudfauj/sync.py), whose state `GET /v1/sources` shows; None without one."""
+    if settings.sync_dir is None:
+        return None
+    from cloudfauj.sync import DirectorySync
+
+    sync = DirectorySync(
+        service, store, settings.sync_dir, prune=settings.sync_prune, poll_seconds=settings.sync_poll_seconds
+    )
+    service.sources = sync.status
+    prune = ", pruning what leaves it" if settings.sync_prune else ""
+    _notice(f"cloudfauj: applying the manifests in {sync.directory} at every change{prune}")
+    return sync
 
 
 def _url(settings: Settings) -> str:

@@ -266,6 +266,10 @@ async def gc(request: Request, _: m.NoQuery) -> Response:
     return JSONResponse(result, status_code=202 if result["records"] else 200)
 
 
+async def list_sources(request: Request, _: m.NoQuery) -> Response:
+    return await _call(request, "list_sources")
+
+
 # -- tokens ---------------------------------------------------------------------------------------------
 async def create_token(request: Request, _: m.NoQuery) -> Response:
     body = await read_body(request, m.TokenRequest)
@@ -473,6 +477,15 @@ OPERATIONS: list[Operation] = [
         errors=(400, 413, 502, 503),
         also={202: m.GcResult},
         role=Role.ADMIN,
+    ),
+    Operation(
+        "GET",
+        "/v1/sources",
+        list_sources,
+        "The directories this server applies (`--sync-dir`): revision applied, or why not",
+        m.SourceList,
+        query=m.NoQuery,
+        errors=(400,),
     ),
     Operation(
         "POST",
