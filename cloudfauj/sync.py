@@ -181,15 +181,30 @@ class DirectorySync:
 
     async def run(self) -> None:
         """Sync now, then at every change in the directory (and every `poll_seconds`) until cancelled."""
-        await asyncio.to_thread(self.sync_once)
-        async for _ in watchfiles.awatch(
-            self.directory,
-            watch_filter=None,  # .git/ too: a commit or a pull changes HEAD there, not in the work tree
-            debounce=DEBOUNCE_MS,
-            rust_timeout=int(self.poll_seconds * 1000),
-            yield_on_timeout=True,
-        ):
+        await self._pass()
+        try:
+            async for _ in watchfiles.awatch(
+                self.directory,
+                watch_filter=None,  # .git/ too: a commit or a pull changes HEAD there, not in the work tree
+                debounce=DEBOUNCE_MS,
+                rust_timeout=int(self.poll_seconds * 1000),
+                yield_on_timeout=True,
+            ):
+                await self._pass()
+        except (OSError, RuntimeError) as e:  # e.g. the directory was removed, or no watches are left
+            log.warning(
+                "sync-dir: cannot watch %s (%s); looking every %g s", self.directory, e, self.poll_seconds
+            )
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            await self._pass()
+
+    async def _pass(self) -> None:
+        try:
             await asyncio.to_thread(self.sync_once)
+        except Exception as e:  # noqa: BLE001 - a bug in one pass must not end syncing for the server's life
+            log.exception("sync-dir: unexpected error syncing %s", self.directory)
+            self._failed(None, f"Unexpected error syncing {self.directory}: {type(e).__name__}: {e}")
 
     def sync_once(self) -> None:
         """Apply the directory's current revision, unless it was applied or refused already."""
