@@ -164,3 +164,10 @@ def test_a_wait_survives_a_dropped_stream_by_polling(cf: CF, server: Server, tmp
     assert r.code == 0, str(r)
     assert r.json()[0]["status"] == "succeeded"
     assert any("/events?after=" in p for p in server.recorder.paths())
+
+
+def test_apply_watch_refuses_stdin_and_a_missing_directory(cf: CF) -> None:
+    r = cf("apply", "--watch", "-f", "-", input="")
+    assert r.code == 2 and "cannot watch stdin" in r.err, str(r)
+    r = cf("apply", "--watch", "-f", "nowhere/app.yml")
+    assert r.code == 2 and "does not exist" in r.err, str(r)
