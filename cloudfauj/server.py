@@ -9,6 +9,7 @@ answer 200.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -21,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from cloudfauj import logformat
 from cloudfauj.api import create_app
 from cloudfauj.aws import AwsTemporaryError, Gateway, Identity
 from cloudfauj.aws.budget import LIMITS, Budget, Limit
@@ -39,15 +41,21 @@ SANDBOX_REGION = "us-east-1"
 SANDBOX_CREDENTIALS = ("testing", "testing")
 
 
+_json_logs = False  # with --log-format json, the start-up notices are log lines too
+
+
 def _notice(message: str) -> None:
+    if _json_logs:
+        log.info(message)
+        return
     print(message, file=sys.stderr, flush=True)
 
 
 def run(settings: Settings) -> None:
     """Run the server until SIGINT/SIGTERM. Raises CloudfaujError when it cannot start."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    global _json_logs
+    logformat.configure(settings.log_level, settings.log_format)
+    _json_logs = settings.log_format == "json"
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _check_tls(settings)
     # API requests and controller threads share one interpreter: a shorter switch interval lets a
@@ -119,14 +127,19 @@ def _serve(
     service = Service(
         store, settings, enqueue=reactor.enqueue, ready=lambda: reactor.ready, aws=aws, plan=reactor.plan
     )
+    sync = _directory_sync(settings, service, store)
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         await reactor.start()
         _notice(f"cloudfauj: serving on {_url(settings)}")
+        syncing = asyncio.create_task(sync.run(), name="sync-dir") if sync else None
         try:
             yield
         finally:
+            if syncing is not None:
+                syncing.cancel()
+                await asyncio.gather(syncing, return_exceptions=True)
             await reactor.stop()
 
     app = create_app(
@@ -140,10 +153,26 @@ def _serve(
         host=settings.bind_host,
         port=settings.bind_port,
         log_level="warning",
+        log_config=None,  # uvicorn's loggers propagate to ours (logformat.configure), in its format
         timeout_graceful_shutdown=5,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
+
+
+def _directory_sync(settings: Settings, service: Service, store: Any) -> Any:
+    """The `--sync-dir` loop (cloudfauj/sync.py), whose state `GET /v1/sources` shows; None without one."""
+    if settings.sync_dir is None:
+        return None
+    from cloudfauj.sync import DirectorySync
+
+    sync = DirectorySync(
+        service, store, settings.sync_dir, prune=settings.sync_prune, poll_seconds=settings.sync_poll_seconds
+    )
+    service.sources = sync.status
+    prune = ", pruning what leaves it" if settings.sync_prune else ""
+    _notice(f"cloudfauj: applying the manifests in {sync.directory} at every change{prune}")
+    return sync
 
 
 def _url(settings: Settings) -> str:

@@ -47,9 +47,14 @@ class Service:
         self._enqueue, self._ready = enqueue, ready
         self.aws, self._plan = aws, plan
         self.installation_id = store.installation_id()
+        # the state of the server's sources of desired state besides clients: its sync directory, if any
+        self.sources: Callable[[], list[dict[str, Any]]] = list
 
     def ready(self) -> bool:
         return self._ready()
+
+    def list_sources(self) -> dict[str, Any]:
+        return {"items": self.sources()}
 
     # -- apply -------------------------------------------------------------------------------------
     def apply(

@@ -46,6 +46,11 @@ class Settings(BaseModel):
     tls_key: Path | None = None
     log_retention_days: int = 30
     log_level: str = "info"
+    log_format: str = Field("text", pattern="^(text|json)$")  # json: one object a line (logformat.py)
+    # directory sync (cloudfauj/sync.py): apply what this directory (its git HEAD, in a checkout) holds
+    sync_dir: Path | None = None
+    sync_prune: bool = False  # and delete what was applied from it and has left it
+    sync_poll_seconds: float = Field(10.0, gt=0)  # look again this often even without a file event
     # the AWS call budget: AWS's documented buckets, refilled at `aws_budget_margin` of their rate;
     # `aws_limits` overrides a category's burst and rate, e.g. {"ecs:service-modify": [50, 5]}
     aws_budget: bool = True
@@ -80,6 +85,14 @@ class Settings(BaseModel):
                 "sandbox_faults applies to the embedded emulator (--sandbox); for a separate one, "
                 "start it with `cloudfauj sandbox serve --faults ...`"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _sync_dir_exists(self) -> Settings:
+        if self.sync_dir is not None and not self.sync_dir.is_dir():
+            raise ValueError(f"sync_dir {self.sync_dir} is not a directory")
+        if self.sync_prune and self.sync_dir is None:
+            raise ValueError("sync_prune (--prune) prunes what a sync directory applied: give sync_dir too")
         return self
 
     @model_validator(mode="after")

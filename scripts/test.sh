@@ -12,6 +12,14 @@ if [ ! -x "$AWSCLI_VENV/bin/aws" ]; then
   "$AWSCLI_VENV/bin/python" -m pip install -q awscli
 fi
 export CLOUDFAUJ_TEST_AWSCLI="$AWSCLI_VENV/bin/aws"
+# The dashboard's browser test drives Debian's Chromium through Playwright (no browser download).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  echo "Installing Debian's chromium for the dashboard test..." >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  $sudo apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q chromium >/dev/null 2>&1; } \
+    || echo "Could not install chromium; the dashboard test will be skipped." >&2
+fi
 case " $* " in
   *" -m "*) ;;                       # the caller chose the markers
   *) set -- -m "slow or not slow" "$@" ;;

@@ -395,6 +395,28 @@ class TokenPage(_Out):
     next_cursor: str | None
 
 
+# -- sources of desired state ------------------------------------------------------------------------------
+class SourceOut(_Out):
+    """A directory the server applies (`server --sync-dir`) and how its last revision went."""
+
+    name: str
+    path: str
+    type: str | None = Field(description="git (its committed HEAD is applied) or directory")
+    prune: bool
+    status: str = Field(description="pending, synced (the newest revision is applied) or failed")
+    revision: str | None = Field(description="The newest revision seen: a commit SHA or a content digest.")
+    applied_revision: str | None
+    applied_at: str | None
+    checked_at: str | None
+    error: str | None = Field(description="Why the newest revision was not applied (status failed).")
+    objects: list[str]
+    pruned: list[str]
+
+
+class SourceList(_Out):
+    items: list[SourceOut]
+
+
 # -- garbage collection ----------------------------------------------------------------------------------
 class GcRequest(_Body):
     dry_run: bool = Field(description="Only list the orphans; without it their deletion starts (a record).")

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from cloudfauj.api import models as m
 from cloudfauj.api.auth import identity_of
@@ -98,6 +99,22 @@ async def readyz(request: Request, _: None) -> Response:
 async def metrics(request: Request, _: None) -> Response:
     """Prometheus text format: the AWS call counters (and whatever else registers with REGISTRY)."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+# The dashboard holds no data (it reads /v1 with the user's token), so it is served to anyone. It may run
+# only its own inline script and talk only to this server.
+_DASHBOARD = resources.files("cloudfauj.api").joinpath("dashboard.html")
+_DASHBOARD_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+async def dashboard(request: Request, _: None) -> Response:
+    return HTMLResponse(_DASHBOARD.read_text(encoding="utf-8"), headers=_DASHBOARD_HEADERS)
 
 
 async def openapi_document(request: Request, _: None) -> Response:
@@ -266,6 +283,10 @@ async def gc(request: Request, _: m.NoQuery) -> Response:
     return JSONResponse(result, status_code=202 if result["records"] else 200)
 
 
+async def list_sources(request: Request, _: m.NoQuery) -> Response:
+    return await _call(request, "list_sources")
+
+
 # -- tokens ---------------------------------------------------------------------------------------------
 async def create_token(request: Request, _: m.NoQuery) -> Response:
     body = await read_body(request, m.TokenRequest)
@@ -328,6 +349,15 @@ def _object_operations(word: str, kind: str) -> list[Operation]:
 
 
 OPERATIONS: list[Operation] = [
+    Operation(
+        "GET",
+        "/",
+        dashboard,
+        "The web dashboard: a static page that reads /v1 with the token the user pastes into it",
+        None,
+        media_type="text/html",
+        tag="dashboard",
+    ),
     Operation("GET", "/healthz", healthz, "Liveness, with the installation id", m.Health, tag="probes"),
     Operation(
         "GET",
@@ -473,6 +503,15 @@ OPERATIONS: list[Operation] = [
         errors=(400, 413, 502, 503),
         also={202: m.GcResult},
         role=Role.ADMIN,
+    ),
+    Operation(
+        "GET",
+        "/v1/sources",
+        list_sources,
+        "The directories this server applies (`--sync-dir`): revision applied, or why not",
+        m.SourceList,
+        query=m.NoQuery,
+        errors=(400,),
     ),
     Operation(
         "POST",

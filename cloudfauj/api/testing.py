@@ -61,6 +61,7 @@ class FakeService:
         self.log_events: dict[str, list[dict[str, Any]]] = {}  # per environment (its log group)
         self.tokens: dict[str, Token] = {}  # by name
         self.orphans: list[dict[str, Any]] = []  # what `gc` finds (OrphanOut shapes); a real run clears it
+        self.sources: list[dict[str, Any]] = []  # what `GET /v1/sources` lists (SourceOut shapes)
         self.add_token(ADMIN_TOKEN, name="admin", role=Role.ADMIN)
 
     # -- the Service interface ---------------------------------------------------------------------
@@ -300,6 +301,9 @@ class FakeService:
         secret = tokens.new_secret()
         self.add_token(secret, name=name, role=role)
         return {"name": name, "role": str(role), "token": secret}
+
+    def list_sources(self) -> dict[str, Any]:
+        return {"items": list(self.sources)}
 
     def list_tokens(self, *, limit: int, cursor: str | None) -> dict[str, Any]:
         with self._lock:

@@ -97,6 +97,14 @@ COLUMNS: dict[str, list[Column]] = {
         ("CAUSE", lambda r: r["cause"]),
         ("CREATED", lambda r: when(r["created_at"])),
     ],
+    "Source": [
+        ("NAME", lambda s: s["name"]),
+        ("PATH", lambda s: s["path"]),
+        ("STATUS", lambda s: s["status"]),
+        ("APPLIED", lambda s: (s["applied_revision"] or "")[:12] or None),
+        ("OBJECTS", lambda s: len(s["objects"])),
+        ("ERROR", lambda s: s["error"]),
+    ],
 }
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from cloudfauj.aws import AwsTemporaryError, Gateway
 from cloudfauj.aws.accounting import attributed
 from cloudfauj.errors import PermanentError, TemporaryError
+from cloudfauj.metrics import RECONCILE_DURATION, count_deployment, watch_queue
 from cloudfauj.priority import FOREGROUND
 from cloudfauj.reactor.outcomes import Outcome, OutcomeWriter
 from cloudfauj.reactor.queue import WorkQueue
@@ -50,6 +51,7 @@ __all__ = ["PENDING_SUFFIX", "Reactor", "dependents"]
 
 log = logging.getLogger("cloudfauj.reactor")
 PENDING_SUFFIX = "_pending"  # progress keys that are "create pending" markers (see Context.checkpoint)
+_ENDED_AS = {"done": "succeeded", "failed": "failed", "cancelled": "cancelled"}  # for the metrics
 
 
 def dependents(store: Store, obj: StoredObject) -> list[StoredObject]:
@@ -80,6 +82,7 @@ class Reactor:
     ) -> None:
         self.store, self.aws, self.settings, self.controllers = store, aws, settings, controllers
         self.queue = WorkQueue(clock)
+        watch_queue(lambda: len(self.queue))
         self._now, self._jitter = now, jitter
         self._failures: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -177,8 +180,10 @@ class Reactor:
             record = self.store.get_record(record.id) or record
         ctx = self._context(obj, record)
         changed = ctx.progress.get(AWS_CHANGES, 0)
+        started = time.perf_counter()
         with attributed() as calls:
             outcome = self._run(controller, ctx, obj)
+        RECONCILE_DURATION.labels(kind=kind).observe(time.perf_counter() - started)
         if calls and outcome.progress is not None:  # what this record has cost in AWS calls so far
             outcome.progress["aws_calls"] = dict(Counter(outcome.progress.get("aws_calls", {})) + calls)
         if ctx.progress.get(AWS_CHANGES, 0) != changed:
@@ -301,6 +306,8 @@ class Reactor:
 
     def _apply(self, obj: StoredObject, record: Record, outcome: Outcome) -> float | None:
         self.writer.write(obj, record, outcome)
+        if not obj.deleting:
+            count_deployment(obj.kind, _ENDED_AS.get(outcome.kind, ""))
         if outcome.kind == "retry":
             if outcome.delay is not None:
                 # A retry the controller scheduled (a dependency not ready, "observe again") is not a

@@ -84,6 +84,51 @@ def test_apply_sends_deadline_source_and_force(
     assert second["source"] == "acme/web@f00d https://github.com/acme/web/actions/runs/42"
 
 
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        (
+            {
+                "GITHUB_SHA": "3f2c9e1",
+                "GITHUB_REF_NAME": "main",
+                "GITHUB_SERVER_URL": "https://github.example.com",
+                "GITHUB_REPOSITORY": "acme/web",
+                "GITHUB_RUN_ID": "42",
+            },
+            "acme/web@3f2c9e1 on main https://github.example.com/acme/web/actions/runs/42",
+        ),
+        (
+            {
+                "CI_COMMIT_SHA": "9a8b7c6",
+                "CI_COMMIT_REF_NAME": "release",
+                "CI_PROJECT_PATH": "acme/api",
+                "CI_PIPELINE_URL": "https://gitlab.com/acme/api/-/pipelines/7",
+            },
+            "acme/api@9a8b7c6 on release https://gitlab.com/acme/api/-/pipelines/7",
+        ),
+    ],
+    ids=["github-actions", "gitlab-ci"],
+)
+def test_apply_in_ci_sends_the_commit_branch_and_pipeline_as_source_and_the_token_stays_initiator(
+    cf: CF,
+    server: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variables: dict[str, str],
+    expected: str,
+) -> None:
+    for name in ("GITHUB_REF_NAME", "GITHUB_SERVER_URL", "CI_COMMIT_REF_NAME", "CI_PIPELINE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    write(tmp_path / "env.yml", ENV)
+    r = cf("apply", "-f", "env.yml", "-o", "json")
+    assert r.code == 0, str(r)
+    (call,) = [args for name, args in server.service.calls if name == "apply"]
+    assert call["source"] == expected
+    assert call["initiator"] == "admin"  # the token's name, never the CI's
+
+
 def test_deploy_is_apply_of_the_app_file_with_env_and_image(cf: CF, server: Server, tmp_path: Path) -> None:
     write(tmp_path / ".cloudfauj.yml", APP)
     r = cf("deploy", "--env", "demo", IMAGE)
@@ -119,3 +164,10 @@ def test_a_wait_survives_a_dropped_stream_by_polling(cf: CF, server: Server, tmp
     assert r.code == 0, str(r)
     assert r.json()[0]["status"] == "succeeded"
     assert any("/events?after=" in p for p in server.recorder.paths())
+
+
+def test_apply_watch_refuses_stdin_and_a_missing_directory(cf: CF) -> None:
+    r = cf("apply", "--watch", "-f", "-", input="")
+    assert r.code == 2 and "cannot watch stdin" in r.err, str(r)
+    r = cf("apply", "--watch", "-f", "nowhere/app.yml")
+    assert r.code == 2 and "does not exist" in r.err, str(r)

@@ -80,6 +80,35 @@ def test_server_settings_that_are_invalid_exit_2(cf: CF, started: list[Settings]
     assert started == []
 
 
+def test_server_takes_a_sync_dir_with_prune_and_a_log_format(
+    cf: CF, started: list[Settings], tmp_path: Path
+) -> None:
+    (tmp_path / "deploy").mkdir()
+    r = cf("server", "--sync-dir", "deploy", "--prune", "--log-format", "json")
+    assert r.code == 0, str(r)
+    (s,) = started
+    assert (s.sync_dir, s.sync_prune, s.log_format) == (Path("deploy"), True, "json")
+    write(tmp_path / "cf.yml", "sync_dir: deploy\nsync_poll_seconds: 2\n")
+    assert cf("server", "--config", "cf.yml").code == 0
+    assert (started[1].sync_dir, started[1].sync_prune, started[1].sync_poll_seconds) == (
+        Path("deploy"),
+        False,
+        2,
+    )
+
+
+def test_a_missing_sync_dir_prune_alone_or_an_unknown_log_format_exit_2(
+    cf: CF, started: list[Settings], tmp_path: Path
+) -> None:
+    r = cf("server", "--sync-dir", "nowhere")
+    assert r.code == 2 and "nowhere is not a directory" in r.err and "Traceback" not in r.err, str(r)
+    r = cf("server", "--prune")
+    assert r.code == 2 and "sync_dir" in r.err, str(r)
+    r = cf("server", "--log-format", "xml")
+    assert r.code == 2 and "log_format" in r.err, str(r)
+    assert started == []
+
+
 def test_a_server_that_cannot_start_exits_1_with_the_reason(cf: CF, monkeypatch: pytest.MonkeyPatch) -> None:
     def run(settings: Settings) -> None:
         raise CloudfaujError("Cannot use AWS: no credentials.")

@@ -146,3 +146,35 @@ def test_empty_lists_say_so_on_stderr_and_print_an_empty_array_as_json(cf: CF) -
     r = cf("get", "deployments")
     assert r.code == 0 and r.out == "" and "No deployments found." in r.err
     assert cf("get", "records", "-o", "json").json() == []
+
+
+def test_get_sources_shows_the_sync_directory_and_why_its_revision_was_not_applied(
+    cf: CF, server: Server
+) -> None:
+    r = cf("get", "sources")
+    assert r.code == 0 and "No sources found." in r.err, str(r)
+    server.service.sources.append(
+        {
+            "name": "sync-dir",
+            "path": "/srv/deploy",
+            "type": "git",
+            "prune": True,
+            "status": "failed",
+            "revision": "b" * 40,
+            "applied_revision": "a" * 40,
+            "applied_at": "2026-11-25T19:02:43.123456Z",
+            "checked_at": "2026-11-25T19:05:00.000000Z",
+            "error": "Revision bbbb was not applied: bad.yml, line 4: field 'colour': unknown key",
+            "objects": ["environment/demo"],
+            "pruned": [],
+        }
+    )
+    r = cf("get", "sources")
+    assert r.code == 0, str(r)
+    header, row = r.out.splitlines()
+    assert header.split() == ["NAME", "PATH", "STATUS", "APPLIED", "OBJECTS", "ERROR"]
+    assert row.split()[:5] == ["sync-dir", "/srv/deploy", "failed", "a" * 12, "1"] and "bad.yml" in row
+    (one,) = cf("get", "src", "-o", "json").json()
+    assert one["revision"] == "b" * 40
+    assert cf("get", "source", "sync-dir", "-o", "json").json()["path"] == "/srv/deploy"
+    assert cf("get", "source", "nope").code == 2

@@ -6,6 +6,7 @@ until they end (live progress on stderr) and prints those records as its result.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -71,6 +72,12 @@ SourceOpt = Annotated[
     ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Open records even for unchanged objects.")]
+WatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--watch", help="Apply again whenever the files change, printing each deployment; Ctrl-C stops."
+    ),
+]
 DryRunOpt = Annotated[
     bool,
     typer.Option("--dry-run", help="Only show what would change (like `cloudfauj diff`); apply nothing."),
@@ -90,9 +97,11 @@ def apply(
     server: ServerOpt = None,
     token: TokenOpt = None,
     dry_run: DryRunOpt = False,
+    watch: WatchOpt = False,
 ) -> None:
     """Apply manifests (upstream files or kind-based documents) and wait for them to converge."""
-    code = apply_files(
+    run = functools.partial(
+        apply_files,
         files or [DEFAULT_FILE],
         env=env,
         image=image,
@@ -106,7 +115,11 @@ def apply(
         token=token,
         dry_run=dry_run,
     )
-    raise typer.Exit(code)
+    if watch:
+        from cloudfauj.cli.watch import watch_files  # loads watchfiles: only when asked for
+
+        raise typer.Exit(watch_files(files or [DEFAULT_FILE], run))
+    raise typer.Exit(run())
 
 
 def deploy(
@@ -282,19 +295,27 @@ def summary(result: dict[str, Any]) -> list[str]:
 
 
 def ci_source() -> str | None:
-    """The commit and pipeline of a CI run, so a deployment says where it came from."""
+    """The commit, branch and pipeline of a CI run (GitHub Actions, GitLab CI), so a deployment says where
+    it came from: `acme/web@3f2c… on main https://github.com/acme/web/actions/runs/42`."""
     e = os.environ
     if e.get("GITHUB_SHA"):
-        run = (
-            f"{e.get('GITHUB_SERVER_URL', 'https://github.com')}/{e.get('GITHUB_REPOSITORY', '')}"
-            f"/actions/runs/{e.get('GITHUB_RUN_ID', '')}"
-        )
-        return f"{e.get('GITHUB_REPOSITORY', '')}@{e['GITHUB_SHA']} {run}"[:1000]
+        repo = e.get("GITHUB_REPOSITORY", "")
+        server = e.get("GITHUB_SERVER_URL", "https://github.com")
+        run = f"{server}/{repo}/actions/runs/{e.get('GITHUB_RUN_ID', '')}"
+        return _source_line(repo, e["GITHUB_SHA"], e.get("GITHUB_REF_NAME"), run)
     if e.get("CI_COMMIT_SHA"):
-        return f"{e.get('CI_PROJECT_PATH', '')}@{e['CI_COMMIT_SHA']} {e.get('CI_PIPELINE_URL', '')}".strip()[
-            :1000
-        ]
+        return _source_line(
+            e.get("CI_PROJECT_PATH", ""),
+            e["CI_COMMIT_SHA"],
+            e.get("CI_COMMIT_REF_NAME"),
+            e.get("CI_PIPELINE_URL"),
+        )
     return None
+
+
+def _source_line(repo: str, sha: str, branch: str | None, url: str | None) -> str:
+    parts = [f"{repo}@{sha}", *([f"on {branch}"] if branch else []), *([url] if url else [])]
+    return " ".join(parts)[:1000]  # the API takes at most 1000 characters of source
 
 
 def register(app: typer.Typer) -> None:

@@ -144,6 +144,7 @@ _KIND_WORDS = {
     "Domain": ("domains", "domain", "doms", "dom"),
     "Deployment": ("deployments", "deployment", "deploys", "deploy"),
     "Record": ("records", "record", "recs", "rec"),
+    "Source": ("sources", "source", "src"),
 }
 PATHS = {"Environment": "environments", "Application": "applications", "Domain": "domains"}
 

@@ -30,7 +30,7 @@ from cloudfauj.cli.output import COLUMNS, Column, Format, emit, event_line, noti
 
 __all__ = ["fetch_one", "fetch_rows", "register", "show_logs", "watch_rows"]
 
-ALL_KINDS = ("Environment", "Application", "Deployment", "Domain", "Record")
+ALL_KINDS = ("Environment", "Application", "Deployment", "Domain", "Record", "Source")
 OBJECT_KINDS = ("Environment", "Application", "Domain")
 # Which filters each listed kind takes; a filter that cannot apply is a mistake worth telling.
 FILTERS = {
@@ -39,6 +39,7 @@ FILTERS = {
     "Application": {"env"},
     "Deployment": {"env", "app", "status"},
     "Record": {"env", "app", "of_kind", "status"},
+    "Source": set(),
 }
 
 EnvOpt = Annotated[str | None, typer.Option("--env", help="Only this environment.")]
@@ -69,7 +70,7 @@ def get(
     server: ServerOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """List objects or records, newest records first, or show one."""
+    """List objects or records, newest records first, or show one; `sources`: the server's sync directory."""
     resolved = kind_of(kind, ALL_KINDS)
     filters = {"env": env, "app": app, "of_kind": of_kind, "status": status}
     wrong = [
@@ -103,7 +104,7 @@ def describe(
     token: TokenOpt = None,
 ) -> None:
     """Show one object for people: spec, status, conditions, outputs, recent records and events."""
-    resolved = kind_of(kind, ALL_KINDS)
+    resolved = kind_of(kind, tuple(k for k in ALL_KINDS if k != "Source"))
     with connect(server, token) as client:
         obj = fetch_one(client, resolved, name, env)
         if resolved in ("Deployment", "Record"):
@@ -206,6 +207,11 @@ class _Rows:
 
 
 def fetch_one(client: Client, kind: str, name: str, env: str | None) -> Any:
+    if kind == "Source":
+        found = [s for s in client.get("/v1/sources")["items"] if name in (s["name"], s["path"])]
+        if not found:
+            raise Rejected(404, "not_found", f"This server applies no source named '{name}'.")
+        return found[0]
     if kind in ("Deployment", "Record"):
         return client.get(f"/v1/{kind.lower()}s/{quote(name, safe='')}")
     if kind == "Application" and not env:
@@ -236,6 +242,8 @@ def fetch_rows(
 ) -> list[Any]:
     if kind in OBJECT_KINDS:
         return client.paginate(f"/v1/{PATHS[kind]}", limit=limit, env=env)
+    if kind == "Source":  # one per sync directory: not paged
+        return list(client.get("/v1/sources")["items"])[:limit]
     if kind == "Deployment":
         return client.paginate("/v1/deployments", limit=limit, env=env, app=app, status=status)
     record_kind = kind_of(of_kind, OBJECT_KINDS) if of_kind else ("Application" if app else None)

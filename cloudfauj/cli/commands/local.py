@@ -82,6 +82,22 @@ def server(
     tls_key: Annotated[
         Path | None, typer.Option("--tls-key", metavar="FILE", help="The private key of --tls-cert (PEM).")
     ] = None,
+    sync_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--sync-dir",
+            metavar="DIR",
+            help="Apply the manifests in DIR (its committed HEAD, in a git checkout) at every change.",
+        ),
+    ] = None,
+    prune: Annotated[
+        bool | None,
+        typer.Option("--prune", help="With --sync-dir: delete objects applied from DIR that left it."),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option("--log-format", metavar="text|json", help="Server log lines [default: text]."),
+    ] = None,
 ) -> None:
     """Run the Cloudfauj server (API and reconcilers) until interrupted."""
     from cloudfauj.settings import load_settings
@@ -103,6 +119,9 @@ def server(
         "drift": drift,
         "tls_cert": tls_cert,
         "tls_key": tls_key,
+        "log_format": log_format,
+        "sync_dir": sync_dir,
+        "sync_prune": prune,
     }
     settings = load_settings(config, overrides)  # InvalidInput: exit 2, before the server's slow imports
     from cloudfauj.server import run
