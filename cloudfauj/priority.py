@@ -1,9 +1,9 @@
 """API requests before controller work: one interpreter runs both, so every millisecond a controller
 thread spends parsing an AWS response is a millisecond an apply waits for (Python runs one thread at a
 time). Controllers are background work whose backlog the queue already absorbs, so while requests are
-being handled they pause at their next step — before each AWS call and each reconcile attempt — for at
-most `max_wait`, then go on: a burst of applies is answered at once, and no deployment starves however
-long the burst lasts.
+being handled they take turns at their next step — before each AWS call and each reconcile attempt —
+one step per `max_wait` among them all: a burst of applies is answered at once, and no deployment
+starves however long the burst lasts. Between requests they run freely.
 
 Only threads marked `background()` ever pause; a request's own AWS calls (e.g. resolving an image) and
 streaming responses, which stay open for minutes, are not counted as requests being handled.
@@ -12,16 +12,19 @@ streaming responses, which stay open for minutes, are not counted as requests be
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 __all__ = ["FOREGROUND", "Foreground"]
 
 
 class Foreground:
-    def __init__(self, max_wait: float = 0.05) -> None:
+    def __init__(self, max_wait: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_wait = max_wait
+        self._clock = clock
         self._busy = 0
+        self._next_turn = 0.0  # while busy, when the next background step may go
         self._idle = threading.Condition()
         self._local = threading.local()
 
@@ -49,12 +52,18 @@ class Foreground:
             self._local.background = previous
 
     def give_way(self, *_: object, **__: object) -> None:
-        """On a background thread: wait until no request is being handled, at most `max_wait`.
-        Elsewhere a no-op. Its signature fits a botocore event handler."""
+        """On a background thread: return when no request is being handled, or when it is this
+        thread's turn (one per `max_wait` while they are). Elsewhere a no-op. Its signature fits a
+        botocore event handler."""
         if not self._busy or not getattr(self._local, "background", False):
             return
         with self._idle:
-            self._idle.wait_for(lambda: not self._busy, timeout=self.max_wait)
+            while self._busy:
+                now = self._clock()
+                if now >= self._next_turn:
+                    self._next_turn = now + self.max_wait
+                    return
+                self._idle.wait(self._next_turn - now)
 
 
 #: The process's one gate: the API marks requests, the reactor marks its attempts.

@@ -42,6 +42,21 @@ def is_read(operation: str) -> bool:
     return operation.startswith(_READS)
 
 
+#: The AWS services the controllers and the API call.
+SERVICES = (
+    "acm",
+    "ec2",
+    "ecr",
+    "ecs",
+    "elbv2",
+    "iam",
+    "logs",
+    "resourcegroupstaggingapi",
+    "route53",
+    "sts",
+)
+
+
 @dataclass(frozen=True)
 class Identity:
     account: str
@@ -89,6 +104,12 @@ class Gateway:
     @property
     def region(self) -> str:
         return str(self._session.region_name or "")
+
+    def warm(self, services: tuple[str, ...] = SERVICES) -> None:
+        """Create the clients of `services` now (botocore loads each service's model on first use)."""
+        for service in services:
+            self.client(service)
+            self.client(service, mutations=True)
 
     def client(self, service: str, *, mutations: bool = False) -> Any:
         """The service's client for reads, or (`mutations`) the one botocore never resends calls of."""

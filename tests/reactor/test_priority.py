@@ -7,26 +7,28 @@ import threading
 from cloudfauj.priority import Foreground
 
 
-def test_background_work_waits_for_requests_in_flight_then_goes_on() -> None:
-    gate = Foreground(max_wait=30)
+def test_while_requests_are_handled_background_steps_take_turns() -> None:
+    now = [100.0]
+    gate = Foreground(max_wait=0.05, clock=lambda: now[0])  # a clock that stands still: no new turn
     order: list[str] = []
     waiting = threading.Event()
 
-    def controller() -> None:
+    def controller(name: str) -> None:
         with gate.background():
             waiting.set()
             gate.give_way()
-            order.append("controller")
+            order.append(name)
 
     with gate.request():
-        worker = threading.Thread(target=controller)
-        worker.start()
+        controller("first")  # the turn that was free goes at once
+        second = threading.Thread(target=controller, args=("second",))
+        second.start()
         waiting.wait(5)
-        worker.join(0.2)  # still held back while the request is handled
+        second.join(0.2)  # the next turn is 50 ms of this clock away: held back
         order.append("request done")
-    worker.join(5)
-    assert not worker.is_alive()
-    assert order == ["request done", "controller"]
+    second.join(5)
+    assert not second.is_alive()
+    assert order == ["first", "request done", "second"]
 
 
 def test_background_work_is_only_delayed_never_starved() -> None:
