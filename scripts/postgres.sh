@@ -7,7 +7,7 @@
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 if [ ! -x "$PG_BIN/initdb" ]; then
   echo "PostgreSQL server binaries not found in $PG_BIN; installing Debian's postgresql package..." >&2
-  apt-get install -y -q postgresql >/dev/null
+  apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null
 fi
 PG_DIR=$(mktemp -d /tmp/cloudfauj-pg.XXXXXX)
 PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

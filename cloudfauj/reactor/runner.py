@@ -145,7 +145,7 @@ class Reactor:
                 # this worker must live on; the key is tried again later, under whatever lease then holds
                 log.warning("could not work on %s: %s: %s", key, type(e).__name__, e)
                 self._held.pop(key, None)
-                delay = self.settings.backoff_max_seconds * (0.5 + self._jitter() / 2)
+                delay = self.settings.lease_seconds * (0.5 + self._jitter() / 2)
             finally:
                 self.queue.done(key)
             if delay is not None:

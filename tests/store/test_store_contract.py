@@ -4,6 +4,7 @@ SQLite and on PostgreSQL (a fresh database on the server `CLOUDFAUJ_TEST_POSTGRE
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 import pytest
@@ -27,29 +28,21 @@ Opener = Callable[[], Store]
 @pytest.fixture(params=["sqlite", "postgresql"])
 def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     """Opens the test's store (again): the same file, or the same database."""
-    opened: list[Store] = []
-    if request.param == "sqlite":
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            path = tmp_path / "cloudfauj.db"
 
-        def open_sqlite() -> Store:
-            opened.append(SqliteStore(tmp_path / "cloudfauj.db"))
-            return opened[-1]
+            def open_store() -> Store:
+                return stack.enter_context(closing(SqliteStore(path)))
+        else:
+            from cloudfauj.store.postgres import PostgresStore
 
-        yield open_sqlite
-    else:
-        from cloudfauj.store.postgres import PostgresStore
+            url = stack.enter_context(fresh_database())
 
-        with fresh_database() as url:
+            def open_store() -> Store:
+                return stack.enter_context(closing(PostgresStore(url, max_connections=8)))
 
-            def open_postgres() -> Store:
-                opened.append(PostgresStore(url, max_connections=8))
-                return opened[-1]
-
-            yield open_postgres
-            for s in opened:
-                s.close()
-            return
-    for s in opened:
-        s.close()
+        yield open_store
 
 
 @pytest.fixture
