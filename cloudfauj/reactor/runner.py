@@ -125,15 +125,21 @@ class Reactor:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self._loop = None
         for lease in list(self._held.values()):  # a clean stop hands its keys over at once
             await asyncio.to_thread(self.store.release_lease, lease)
         self._held.clear()
 
     def enqueue(self, key: str, delay: float = 0.0) -> None:
-        """Queue a key from any thread (the API calls this after storing a change)."""
-        if self._loop is None:
-            return  # not started: start() queues every object anyway
-        self._loop.call_soon_threadsafe(self.queue.add, key, delay)
+        """Queue a key from any thread (the API after storing a change, the store's listener after
+        another replica's)."""
+        loop = self._loop
+        if loop is None:
+            return  # not started (start() queues every object anyway), or stopped
+        try:
+            loop.call_soon_threadsafe(self.queue.add, key, delay)
+        except RuntimeError:
+            pass  # the loop closed while the server stops: whoever holds the key next reads the store
 
     # -- workers ---------------------------------------------------------------------------------
     async def _worker(self) -> None:
