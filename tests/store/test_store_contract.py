@@ -316,3 +316,19 @@ def wait_until_past(seconds: float) -> None:
     import time
 
     time.sleep(seconds)
+
+
+def test_replicas_starting_together_make_one_installation_id_and_one_admin_token(reopen: Opener) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [reopen() for _ in range(4)]  # one store each, as replicas have: separate connections
+
+    def first_start(i: int) -> tuple[str, bool]:
+        made = stores[i].create_first_admin(f"admin-{i}", f"h-{i}", publish=lambda: None)
+        return stores[i].installation_id(), made is not None
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        results = list(pool.map(first_start, range(len(stores))))
+    assert len({installation for installation, _ in results}) == 1
+    assert [made for _, made in results].count(True) == 1
+    assert len(stores[0].list_tokens()) == 1
