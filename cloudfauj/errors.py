@@ -7,6 +7,7 @@
     ├── Unauthorized        no token, or one that is unknown or revoked: HTTP 401, exit 3
     ├── Forbidden           the token's role may not do that: HTTP 403, exit 3
     ├── Unavailable         this server cannot do that now or at all (no AWS access, no planner): HTTP 503
+    ├── LeaseLost           a write under a lease another replica has taken over since: refused, not retried
     └── ReconcileError      raised by controllers and the AWS gateway while converging an object
         ├── TemporaryError  worth retrying after `delay` seconds (throttling, 5xx, dependency not ready)
         └── PermanentError  retrying cannot help (access denied, invalid parameter, image missing)
@@ -24,6 +25,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "InvalidInput",
+    "LeaseLost",
     "NotFound",
     "PermanentError",
     "Problem",
@@ -104,6 +106,13 @@ class Unavailable(CloudfaujError):
     access for logs, a planner for diff). Not the client's fault, and not a bug either."""
 
     code = "unavailable"
+
+
+class LeaseLost(CloudfaujError):
+    """This replica's lease on a key was taken over (it was paused or cut off past the lease's expiry):
+    the write is refused and the work on the key stops here; the newer holder carries it on."""
+
+    code = "lease_lost"
 
 
 class Unauthorized(CloudfaujError):

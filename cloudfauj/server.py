@@ -32,6 +32,7 @@ from cloudfauj.reactor import Reactor
 from cloudfauj.service import Service
 from cloudfauj.settings import Settings
 from cloudfauj.store import open_store
+from cloudfauj.store.postgres import describe_url
 from cloudfauj.tokens import TokenAuthenticator, ensure_admin_token
 from controllers.registry import CONTROLLERS
 
@@ -86,7 +87,12 @@ def run(settings: Settings) -> None:
                 "AWS's documented API rate limits enforced" if settings.sandbox_throttle else "no rate limits"
             )
             _notice(f"sandbox: {limits}, {settings.sandbox_latency_ms:g} ms added to each AWS call")
-    store = open_store(settings.data_dir)
+    try:
+        store = open_store(settings.data_dir, settings.store, max_connections=settings.workers + 8)
+    except CloudfaujError:
+        if sandbox is not None:
+            sandbox.stop()
+        raise
     try:
         # The emulator accepts any credentials; never send a user's real ones to it.
         _serve(settings, store, endpoint, region, SANDBOX_CREDENTIALS if sandbox else None)
@@ -123,6 +129,11 @@ def _serve(
     _notice(
         f"cloudfauj: managing AWS account {me.account} in {me.region}{where} (installation {installation})"
     )
+    if settings.store:
+        _notice(
+            f"cloudfauj: replica {settings.replica_id}, state in PostgreSQL at "
+            f"{describe_url(settings.store)} (leases of {settings.lease_seconds:g} s)"
+        )
     _first_start(store, settings, installation)
     reactor = Reactor(store, aws, settings, CONTROLLERS)
     service = Service(

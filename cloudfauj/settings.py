@@ -5,6 +5,8 @@ Durations are plain numbers of seconds so tests can shrink them; the reactor rea
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,16 @@ class Settings(BaseModel):
     bind_host: str = "127.0.0.1"
     bind_port: int = Field(6200, ge=0, le=65535)
     data_dir: Path = Path("cloudfauj-data")
+    # None: SQLite in the data dir; a postgresql:// URL: the database several replicas share
+    store: str | None = None
+    # this process among the replicas (in leases and records' events); default: host name and process id
+    replica_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}", min_length=1)
+    # per-key leases, as controller-runtime's leader election: a lease lasts `lease_seconds`; its holder
+    # renews it every `lease_retry_seconds` and stops working on a key it could not renew for
+    # `lease_renew_seconds`; keys nobody holds (a dead replica's) are looked for every `lease_retry_seconds`
+    lease_seconds: float = Field(15.0, gt=0)
+    lease_renew_seconds: float = Field(10.0, gt=0)
+    lease_retry_seconds: float = Field(2.0, gt=0)
     region: str | None = None  # None: the AWS SDK's default chain (AWS_REGION, profile, ...)
     aws_endpoint: str | None = None  # every AWS client goes here (AWS_ENDPOINT_URL works too)
     sandbox: bool = False
@@ -68,6 +80,33 @@ class Settings(BaseModel):
         if any(burst < 1 or rate <= 0 for burst, rate in limits.values()):
             raise ValueError("each category needs a burst of at least 1 and a positive rate")
         return limits
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "the store must be a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE; "
+                "leave it out for SQLite in the data dir"
+            )
+        return url
+
+    @field_validator("replica_id")
+    @classmethod
+    def _replica_name(cls, name: str) -> str:
+        if not name.isprintable() or len(name) > 100:
+            raise ValueError("a replica id is at most 100 printable characters")
+        return name
+
+    @model_validator(mode="after")
+    def _lease_timings(self) -> Settings:
+        # client-go's rule: the lease outlasts the renew deadline, which outlasts more than one retry
+        if not self.lease_seconds > self.lease_renew_seconds > 1.2 * self.lease_retry_seconds:
+            raise ValueError(
+                "lease timings must satisfy lease_seconds > lease_renew_seconds > 1.2 x lease_retry_seconds "
+                f"(got {self.lease_seconds:g}, {self.lease_renew_seconds:g}, {self.lease_retry_seconds:g})"
+            )
+        return self
 
     @field_validator("sandbox_faults")
     @classmethod

@@ -24,8 +24,13 @@ case " $* " in
   *" -m "*) ;;                       # the caller chose the markers
   *) set -- -m "slow or not slow" "$@" ;;
 esac
+# The PostgreSQL store's tests need a server: start a throwaway one unless one is given (.ci/run starts
+# it; CLOUDFAUJ_TEST_POSTGRES names it), when this machine has PostgreSQL's server programs.
+if [ -z "${CLOUDFAUJ_TEST_POSTGRES:-}" ] && [ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ]; then
+  source "$ROOT/scripts/postgres.sh"
+fi
 # Lint, format and types first: any finding fails the suite (`set -e` from _env.sh).
 ruff check cloudfauj controllers tests
 ruff format --check cloudfauj controllers tests
 mypy  # strict, on cloudfauj/ and controllers/ (pyproject.toml [tool.mypy])
-exec python -m pytest "$@"
+python -m pytest "$@"  # not `exec`: the PostgreSQL server's EXIT trap must run

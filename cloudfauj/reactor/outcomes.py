@@ -93,8 +93,8 @@ def _with(previous: list[dict[str, Any]], extra: dict[str, Condition], now: str)
 
 
 class OutcomeWriter:
-    def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
-        self.store, self._now = store, now
+    def __init__(self, store: Store, now: Callable[[], datetime], *, replica: str | None = None) -> None:
+        self.store, self._now, self.replica = store, now, replica
 
     def _status(self, obj: StoredObject, **changes: Any) -> dict[str, Any]:
         fresh = self.store.get_object(obj.kind, obj.env, obj.name)
@@ -109,7 +109,8 @@ class OutcomeWriter:
         self.store.append_event(
             record.id,
             "info",
-            f"{verb} {obj.kind} {obj.name} generation {record.generation} (cause: {record.cause}).",
+            f"{verb} {obj.kind} {obj.name} generation {record.generation} (cause: {record.cause})"
+            + (f" on replica {self.replica}." if self.replica else "."),
         )
         phase = Phase.DELETING if obj.deleting else Phase.RECONCILING
         self.store.set_status(

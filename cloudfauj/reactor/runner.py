@@ -10,6 +10,14 @@ Crash safety: a controller's `ctx.checkpoint()` saves the record's progress in t
 (a "create pending" marker written before the AWS call), and a record's first attempt takes over the
 markers the object's previous record left (`_inherit_markers`), so a marker outlives both a crash and a
 newer generation. A record without an object (`cloudfauj gc`) runs against a stand-in built from it.
+
+Replicas (several servers on one PostgreSQL store): a worker first claims the key's lease, and runs the
+attempt under it (`store.fencing`: a write after another replica took the key over is refused with
+`LeaseLost`, which ends the attempt here). The lease is kept while the key has more work queued, renewed
+every `lease_retry_seconds`, given up when it could not be renewed for `lease_renew_seconds`, and let go
+when the key is idle. Other replicas' changes arrive through `store.watch`; every `lease_retry_seconds`
+the keys with unfinished records that nobody holds (a dead replica's) are queued, so its work resumes
+here soon after its leases expire. With SQLite the one process holds every lease.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import Any
 
 from cloudfauj.aws import AwsTemporaryError, Gateway
 from cloudfauj.aws.accounting import attributed
-from cloudfauj.errors import PermanentError, TemporaryError
+from cloudfauj.errors import LeaseLost, PermanentError, TemporaryError
 from cloudfauj.metrics import RECONCILE_DURATION, count_deployment, watch_queue
 from cloudfauj.priority import FOREGROUND
 from cloudfauj.reactor.outcomes import Outcome, OutcomeWriter
@@ -42,7 +50,7 @@ from cloudfauj.records import (
     utcnow,
 )
 from cloudfauj.settings import Settings
-from cloudfauj.store import Store
+from cloudfauj.store import Lease, Store
 from controllers import naming
 from controllers.base import AWS_CHANGES, Change, Context, Controller, Done
 from controllers.reads import Reads
@@ -87,7 +95,9 @@ class Reactor:
         self._failures: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.writer = OutcomeWriter(store, now)
+        self.writer = OutcomeWriter(store, now, replica=settings.replica_id)
+        self.replica = settings.replica_id
+        self._held: dict[str, Lease] = {}  # leases this replica holds, by key
         # batched reads for resync: ⌈N/10⌉ DescribeServices for N apps of an environment
         self.reads = Reads(
             lambda env: [naming.service(a.name) for a in store.list_objects("Application", env=env)]
@@ -108,6 +118,9 @@ class Reactor:
         for i in range(self.settings.workers):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"reactor-worker-{i}"))
         self._tasks.append(asyncio.create_task(self._resync(), name="reactor-resync"))
+        self._tasks.append(asyncio.create_task(self._renew(), name="reactor-lease-renew"))
+        self._tasks.append(asyncio.create_task(self._adopt(), name="reactor-lease-adopt"))
+        self.store.watch(self.enqueue)
         self.ready = True
 
     async def stop(self) -> None:
@@ -116,23 +129,93 @@ class Reactor:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self._loop = None
+        for lease in list(self._held.values()):  # a clean stop hands its keys over at once
+            await asyncio.to_thread(self.store.release_lease, lease)
+        self._held.clear()
 
     def enqueue(self, key: str, delay: float = 0.0) -> None:
-        """Queue a key from any thread (the API calls this after storing a change)."""
-        if self._loop is None:
-            return  # not started: start() queues every object anyway
-        self._loop.call_soon_threadsafe(self.queue.add, key, delay)
+        """Queue a key from any thread (the API after storing a change, the store's listener after
+        another replica's)."""
+        loop = self._loop
+        if loop is None:
+            return  # not started (start() queues every object anyway), or stopped
+        try:
+            loop.call_soon_threadsafe(self.queue.add, key, delay)
+        except RuntimeError:
+            pass  # the loop closed while the server stops: whoever holds the key next reads the store
 
     # -- workers ---------------------------------------------------------------------------------
     async def _worker(self) -> None:
         while True:
             key = await self.queue.get()
             try:
-                delay = await asyncio.to_thread(self.attempt, key)
+                delay = await asyncio.to_thread(self._leased_attempt, key)
+            except Exception as e:  # noqa: BLE001 - the store itself failed (e.g. its database went away):
+                # this worker must live on; the key is tried again later, under whatever lease then holds
+                log.warning("could not work on %s: %s: %s", key, type(e).__name__, e)
+                self._held.pop(key, None)
+                delay = self.settings.lease_seconds * (0.5 + self._jitter() / 2)
             finally:
                 self.queue.done(key)
             if delay is not None:
                 self.queue.add(key, delay)
+
+    def _leased_attempt(self, key: str) -> float | None:
+        """One attempt at `key` if this replica holds (or can take) its lease; None when another does."""
+        lease = self.store.claim_lease(key, self.replica, self.settings.lease_seconds)
+        if lease is None:
+            self._held.pop(key, None)
+            log.debug("%s is leased by another replica", key)
+            return None
+        self._held[key] = lease
+        try:
+            with self.store.fencing(lease):
+                delay = self.attempt(key, lease=lease)
+        except LeaseLost as e:
+            log.warning("stopped working on %s: %s", key, e.message)
+            self._held.pop(key, None)
+            return None
+        if delay is None:
+            self._held.pop(key, None)
+            self.store.release_lease(lease)
+        return delay
+
+    async def _renew(self) -> None:
+        """Keep this replica's leases alive; stop working on keys whose lease is lost or not renewable."""
+        renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(self.settings.lease_retry_seconds)
+            held = dict(self._held)
+            keys = list(held)
+            try:
+                lost = await asyncio.to_thread(
+                    self.store.renew_leases, keys, self.replica, self.settings.lease_seconds
+                )
+                renewed = time.monotonic()
+            except Exception as e:  # noqa: BLE001 - the database is unreachable: keep trying until the
+                # renew deadline, then give every key up (another replica may have them by now)
+                log.warning("could not renew leases: %s: %s", type(e).__name__, e)
+                if time.monotonic() - renewed < self.settings.lease_renew_seconds:
+                    continue
+                lost = keys
+            for key in lost:
+                if self._held.get(key) is held[key]:  # not claimed again meanwhile
+                    del self._held[key]
+                    log.warning("lost the lease on %s: another replica may carry on with it", key)
+
+    async def _adopt(self) -> None:
+        """Queue the keys with unfinished records that no replica holds: a dead replica's work."""
+        while True:
+            await asyncio.sleep(self.settings.lease_retry_seconds)
+            try:
+                keys = await asyncio.to_thread(self.store.orphaned_keys)
+            except Exception as e:  # noqa: BLE001 - the database is unreachable: look again next time
+                log.warning("could not look for unleased work: %s: %s", type(e).__name__, e)
+                continue
+            for key in keys:
+                if key not in self.queue.processing:
+                    self.queue.add(key)
 
     async def _resync(self) -> None:
         while True:
@@ -142,13 +225,13 @@ class Reactor:
                 self.queue.add(obj.key, self._jitter() * min(30.0, self.settings.resync_seconds / 10))
 
     # -- one attempt (runs in a thread) ------------------------------------------------------------
-    def attempt(self, key: str) -> float | None:
+    def attempt(self, key: str, *, lease: Lease | None = None) -> float | None:
         """Run one reconcile attempt for `key`; return when to look again (None: at the next resync)."""
         with FOREGROUND.background():  # API requests go first (cloudfauj.priority)
             FOREGROUND.give_way()
-            return self._attempt(key)
+            return self._attempt(key, lease)
 
-    def _attempt(self, key: str) -> float | None:
+    def _attempt(self, key: str, lease: Lease | None) -> float | None:
         kind, env, name = parse_key(key)
         obj = self.store.get_object(kind, env, name) or self._standin(kind, env, name)
         if obj is None:
@@ -165,6 +248,12 @@ class Reactor:
                 return None
         if record.status == RecordStatus.PENDING:
             record = self.writer.started(obj, self._inherit_markers(record))
+        elif lease is not None and lease.taken_from is not None:
+            self.store.append_event(
+                record.id,
+                "warning",
+                f"Replica {self.replica} took over from replica {lease.taken_from}, whose lease expired.",
+            )
         if record.cancel_requested:
             message = f"Cancelled by {record.cancel_requested}."
             return self._apply(obj, record, self._abandon(controller, obj, record, message, cancel=True))
@@ -286,6 +375,8 @@ class Reactor:
             return Outcome.retry(e.message, delay=e.delay, progress=ctx.progress)
         except PermanentError as e:
             return Outcome.failed(e.message, progress=ctx.progress)
+        except LeaseLost:
+            raise  # another replica holds the key now: this attempt ends here, without a word written
         except Exception as e:  # noqa: BLE001 - the one place any error becomes an outcome (STYLE §4)
             log.exception("unexpected error reconciling %s", obj.key)
             return Outcome.retry(

@@ -5,19 +5,27 @@ records and their event logs, the installation id, and the API tokens (hashed). 
 PostgreSQL for replicas) implement these methods with the same semantics; one contract test suite runs
 against each.
 Methods are synchronous; async callers run them in a thread so the event loop never blocks.
+
+Several replicas share one store (PostgreSQL) through per-key **leases**: a replica reconciles a key only
+while it holds the key's lease, and each lease carries a **fencing token** that grows whenever the key
+changes hands. Inside `with store.fencing(lease):` every write concerning that key is checked against the
+lease table in the write's own transaction and refused (`LeaseLost`) once a newer holder exists, so a
+replica that was paused past its lease cannot overwrite what its successor wrote.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from cloudfauj.records import Cause, Event, Record, StoredObject
 from cloudfauj.tokens import Role, Token
 
-__all__ = ["Desired", "Store", "Written"]
+__all__ = ["Desired", "Lease", "Store", "Written"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,22 @@ class Written:
     obj: StoredObject
     record: Record | None
     changed: bool
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A replica's hold on one object key. `token` grows each time the key changes hands (the fencing
+    token); `taken_from` names the replica whose unexpired-then-lapsed lease this one replaced, if any."""
+
+    key: str
+    holder: str
+    token: int
+    taken_from: str | None = None
+
+
+# The lease the current attempt writes under (set by `Store.fencing`); a context variable, so it belongs
+# to the thread (or task) running the attempt and never to the API's requests.
+_FENCE: ContextVar[Lease | None] = ContextVar("cloudfauj_fence", default=None)
 
 
 class Store(ABC):
@@ -178,6 +202,42 @@ class Store(ABC):
     def revoke_token(self, name: str) -> Token:
         """Revoke a token from now on (again: no change). `NotFound` for an unknown name; `Conflict` for
         the last admin token not revoked, so that an installation always keeps someone to manage it."""
+
+    # -- leases (several replicas on one store) ---------------------------------------------------
+    @abstractmethod
+    def claim_lease(self, key: str, holder: str, seconds: float) -> Lease | None:
+        """Take `key`'s lease for `seconds` when it is free, expired or already `holder`'s (then it is only
+        extended, same token); a change of hands bumps the token. None while another holder's is live."""
+
+    @abstractmethod
+    def renew_leases(self, keys: list[str], holder: str, seconds: float) -> list[str]:
+        """Extend `holder`'s live leases on `keys`; the keys whose lease it no longer holds (expired, or
+        taken over) are returned: work on them must stop."""
+
+    @abstractmethod
+    def release_lease(self, lease: Lease) -> None:
+        """Let the lease go at once (it stays in the table, expired, so its token keeps growing)."""
+
+    @abstractmethod
+    def orphaned_keys(self) -> list[str]:
+        """Keys with an unfinished record and no live lease: work a dead replica left, or nobody took yet."""
+
+    def watch(self, on_key: Callable[[str], None]) -> None:  # noqa: B027 - one process: nothing to hear
+        """Call `on_key` (from any thread) for each key another replica changed; a single-process store
+        needs nothing, the API queues its own changes."""
+
+    @contextmanager
+    def fencing(self, lease: Lease) -> Iterator[None]:
+        """Inside the block, this thread's writes about `lease.key` are refused once a newer holder exists."""
+        token = _FENCE.set(lease)
+        try:
+            yield
+        finally:
+            _FENCE.reset(token)
+
+    @staticmethod
+    def current_fence() -> Lease | None:
+        return _FENCE.get()
 
     def close(self) -> None:  # noqa: B027 - optional hook: backends without resources need nothing
         """Release connections."""

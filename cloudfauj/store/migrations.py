@@ -42,4 +42,13 @@ MIGRATIONS: list[list[str]] = [
     # 4: `get deployments` (newest first, one kind) reads a page off this index instead of sorting
     # every record of the kind: p50 45 ms → 3 ms for a page of 50 with 10,000 records
     ["CREATE INDEX records_by_kind ON records (kind, id)"],
+    # 5: per-key leases of the replicas sharing one store (cloudfauj.store.base.Lease). A row is never
+    # deleted, so a key's fencing token only grows; `expires_at` is in epoch seconds of the database's
+    # clock, 0 for a lease let go.
+    [
+        """CREATE TABLE leases (
+            kind TEXT NOT NULL, env TEXT NOT NULL DEFAULT '', name TEXT NOT NULL,
+            holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (kind, env, name))""",
+    ],
 ]

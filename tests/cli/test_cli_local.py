@@ -4,6 +4,7 @@ functions (both replaced here by recorders: they are tested where they live), ba
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from pathlib import Path
@@ -107,6 +108,38 @@ def test_a_missing_sync_dir_prune_alone_or_an_unknown_log_format_exit_2(
     r = cf("server", "--log-format", "xml")
     assert r.code == 2 and "log_format" in r.err, str(r)
     assert started == []
+
+
+def test_the_store_and_lease_settings_reach_the_server(
+    cf: CF, started: list[Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "cf.yml", "lease_seconds: 6\nlease_renew_seconds: 4\nlease_retry_seconds: 1\n")
+    monkeypatch.setenv("CLOUDFAUJ_STORE", "postgresql://cf@db:5432/cloudfauj")
+    assert cf("server", "--config", "cf.yml", "--replica-id", "cf-a").code == 0
+    (s,) = started
+    assert (s.store, s.replica_id) == ("postgresql://cf@db:5432/cloudfauj", "cf-a")
+    assert (s.lease_seconds, s.lease_renew_seconds, s.lease_retry_seconds) == (6, 4, 1)
+    assert Settings().replica_id.endswith(f"-{os.getpid()}")  # default: host and pid
+
+
+def test_a_store_that_is_not_a_postgresql_url_or_lease_timings_out_of_order_exit_2(
+    cf: CF, started: list[Settings], tmp_path: Path
+) -> None:
+    r = cf("server", "--store", "mysql://db/cloudfauj")
+    assert r.code == 2 and "the store must be a PostgreSQL URL" in r.err, str(r)
+    write(tmp_path / "cf.yml", "lease_seconds: 5\nlease_renew_seconds: 10\n")
+    r = cf("server", "--config", "cf.yml")
+    assert r.code == 2 and "lease_seconds > lease_renew_seconds" in r.err, str(r)
+    assert started == []
+
+
+def test_a_postgresql_store_that_cannot_be_reached_exits_1_saying_where(cf: CF, tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    r = cf("server", "--store", f"postgresql://cf:hunter2@127.0.0.1:{port}/cloudfauj", "--data-dir", "d",
+           "--aws-endpoint", "http://127.0.0.1:1", "--region", "us-east-1")  # fmt: skip
+    assert r.code == 1, str(r)
+    assert f"Cannot use the PostgreSQL store at cf@127.0.0.1:{port}/cloudfauj" in r.err, str(r)
+    assert "hunter2" not in r.err and "Traceback" not in r.err
 
 
 def test_a_server_that_cannot_start_exits_1_with_the_reason(cf: CF, monkeypatch: pytest.MonkeyPatch) -> None:

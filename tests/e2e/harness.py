@@ -7,6 +7,7 @@ config file there; raw HTTP calls to the API go through `Stack.api`, which sends
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -341,3 +342,104 @@ def wait_for(
             return last
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}; last={last!r}")
+
+
+@dataclass
+class Replicas(Stack):
+    """Several `cloudfauj server` processes (`r0`, `r1`, ...) on one PostgreSQL database (`store`) and one
+    `cloudfauj sandbox serve`; each has a data dir and port of its own. `r0` starts first, so its data dir
+    holds the admin token; the CLI finds it in the shared HOME's config whichever replica it talks to.
+    `self.url` is `r0`'s; `cf(..., replica=i)` talks to another."""
+
+    store: str = ""
+    count: int = 3
+    # lease, renew deadline, retry period: short, so that failover happens within seconds in the tests
+    lease: tuple[float, float, float] = (3.0, 2.0, 0.5)
+    sandbox_args: tuple[str, ...] = ()
+    ports: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.separate_sandbox = True
+        self.ports = [free_port() for _ in range(self.count)]
+        self.port = self.ports[0]
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data-r0"
+
+    def url_of(self, i: int) -> str:
+        return f"http://127.0.0.1:{self.ports[i]}"
+
+    def start(self) -> Replicas:
+        (self.workdir / "home").mkdir(parents=True, exist_ok=True)
+        args = [
+            "sandbox",
+            "serve",
+            "--port",
+            str(self.aws_port),
+            "--rollout-seconds",
+            str(self.rollout_seconds),
+        ]
+        self._spawn("sandbox", [*args, *self.sandbox_args])
+        self.wait_http(f"{self.endpoint}/moto-api/", "sandbox")
+        for i in range(self.count):
+            self.start_replica(i)
+        return self
+
+    def start_replica(self, i: int) -> None:
+        config = self.workdir / f"r{i}.yml"
+        lease, renew, retry = self.lease
+        config.write_text(
+            f"lease_seconds: {lease}\nlease_renew_seconds: {renew}\nlease_retry_seconds: {retry}\n"
+        )
+        args = [
+            "server",
+            "--config",
+            str(config),
+            "--port",
+            str(self.ports[i]),
+            "--data-dir",
+            str(self.workdir / f"data-r{i}"),
+            "--store",
+            self.store,
+            "--replica-id",
+            f"r{i}",
+            "--aws-endpoint",
+            self.endpoint,
+            "--region",
+            REGION,
+        ]
+        self._spawn(f"r{i}", [*args, *self.server_args])
+        self.wait_http(f"{self.url_of(i)}/readyz", f"r{i}", want=200)
+
+    def signal(self, name: str, sig: int) -> None:
+        os.killpg(self.procs[name].pid, sig)
+
+    def stop(self) -> None:
+        for name in list(self.procs):
+            if name != "sandbox":
+                with contextlib.suppress(ProcessLookupError):
+                    self.signal(name, signal.SIGCONT)  # a paused replica cannot stop
+                self.kill(name, signal.SIGTERM)
+        self.kill("sandbox", signal.SIGTERM)
+
+    def cf(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        timeout: float = 300,
+        env: dict[str, str] | None = None,
+        replica: int = 0,
+    ) -> Result:
+        return super().cf(
+            *args,
+            cwd=cwd,
+            timeout=timeout,
+            env=env or {**self.env(), "CLOUDFAUJ_SERVER": self.url_of(replica)},
+        )
+
+    def metric(self, i: int, name: str) -> float:
+        """A counter's value on replica `i` (0 when it has not counted anything yet)."""
+        text = httpx.get(f"{self.url_of(i)}/metrics", timeout=10).text
+        values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(f"{name} ")]
+        return sum(values)

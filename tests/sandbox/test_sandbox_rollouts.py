@@ -275,3 +275,41 @@ def test_ten_services_updated_from_several_threads_all_complete(fargate: Any, im
     ids = [s["deployments"][0]["id"] for s in done]
     assert len(set(ids)) == 10
     assert all(s["runningCount"] == 1 for s in done)
+
+
+def test_one_service_driven_by_several_clients_at_once_ends_on_one_completed_revision(
+    fargate: Any, image: str
+) -> None:
+    """As replicas of a server may, during a handover: separate clients (connections) update and
+    describe one service at the same moment; the simulation keeps one PRIMARY, and every rollout ends."""
+    import boto3
+    from botocore.config import Config
+
+    revisions = [fargate.task_definition(image, family="handover") for _ in range(4)]
+    fargate.create_service("handover", revisions[0], desired=2)
+    fargate.wait_completed("handover", revisions[0])
+    ecs = [
+        boto3.session.Session(
+            aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
+        ).client(
+            "ecs",
+            endpoint_url=fargate.endpoint,
+            config=Config(retries={"mode": "standard", "max_attempts": 2}),
+        )
+        for _ in revisions
+    ]
+
+    def drive(i: int) -> None:
+        ecs[i].update_service(cluster=fargate.cluster, service="handover", taskDefinition=revisions[i])
+        for _ in range(5):
+            service = ecs[i].describe_services(cluster=fargate.cluster, services=["handover"])["services"][0]
+            assert [d["status"] for d in service["deployments"]].count("PRIMARY") == 1
+
+    with ThreadPoolExecutor(max_workers=len(revisions)) as pool:
+        list(pool.map(drive, range(1, len(revisions))))
+    primary = fargate.describe("handover")["deployments"][0]["taskDefinition"]
+    assert primary in revisions[1:]
+    done = fargate.wait_completed("handover", primary)
+    running = fargate.tasks("handover")
+    assert done["runningCount"] == 2 and {t["taskDefinitionArn"] for t in running} == {primary}
+    assert len(running) == 2

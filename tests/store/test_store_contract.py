@@ -1,8 +1,10 @@
-"""The store contract: every backend must behave exactly like this (ARCHITECTURE §7)."""
+"""The store contract: every backend must behave exactly like this (ARCHITECTURE §7). Each test runs on
+SQLite and on PostgreSQL (a fresh database on the server `CLOUDFAUJ_TEST_POSTGRES` names)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from cloudfauj.errors import Conflict, NotFound
 from cloudfauj.records import Cause, RecordStatus, utcnow
 from cloudfauj.store import Desired, SqliteStore, Store
 from cloudfauj.tokens import Role
+from tests.postgres import fresh_database
 
 ENV = Desired(kind="Environment", name="staging", env=None, spec={"network": "aws"})
 
@@ -19,11 +22,32 @@ def app(image: str = "repo:v1", name: str = "web") -> Desired:
     return Desired(kind="Application", name=name, env="staging", spec={"image": image}, image=image)
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s = SqliteStore(tmp_path / "cloudfauj.db")
-    yield s
-    s.close()
+Opener = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens the test's store (again): the same file, or the same database."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            path = tmp_path / "cloudfauj.db"
+
+            def open_store() -> Store:
+                return stack.enter_context(closing(SqliteStore(path)))
+        else:
+            from cloudfauj.store.postgres import PostgresStore
+
+            url = stack.enter_context(fresh_database())
+
+            def open_store() -> Store:
+                return stack.enter_context(closing(PostgresStore(url, max_connections=8)))
+
+        yield open_store
+
+
+@pytest.fixture
+def store(reopen: Opener) -> Store:
+    return reopen()
 
 
 def apply(store: Store, *items: Desired, force: bool = False):
@@ -32,11 +56,10 @@ def apply(store: Store, *items: Desired, force: bool = False):
     )
 
 
-def test_the_installation_id_is_created_once_and_kept(store: Store, tmp_path: Path) -> None:
+def test_the_installation_id_is_created_once_and_kept(store: Store, reopen: Opener) -> None:
     first = store.installation_id()
     assert first == store.installation_id()
-    store.close()
-    assert SqliteStore(tmp_path / "cloudfauj.db").installation_id() == first
+    assert reopen().installation_id() == first
 
 
 def test_a_first_apply_stores_generation_one_and_opens_a_pending_record(store: Store) -> None:
@@ -208,9 +231,104 @@ def test_the_last_admin_token_cannot_be_revoked(store: Store) -> None:
         store.revoke_token("alice")
 
 
-def test_tokens_survive_a_reopen(store: Store, tmp_path: Path) -> None:
+def test_tokens_survive_a_reopen(store: Store, reopen: Opener) -> None:
     store.create_token("ci", Role.VIEWER, "h-ci")
-    store.close()
-    reopened = SqliteStore(tmp_path / "cloudfauj.db")
-    assert reopened.token_by_hash("h-ci") is not None
-    reopened.close()
+    assert reopen().token_by_hash("h-ci") is not None
+
+
+# -- leases and fencing (several replicas on one store) -------------------------------------------------
+KEY = "Application/staging/web"
+
+
+def test_a_lease_is_held_by_one_replica_until_it_lets_go(store: Store) -> None:
+    first = store.claim_lease(KEY, "r1", 30)
+    assert first is not None and (first.holder, first.token, first.taken_from) == ("r1", 1, None)
+    assert store.claim_lease(KEY, "r2", 30) is None
+    assert store.claim_lease(KEY, "r1", 30) == first  # renewed by its holder: same token
+    store.release_lease(first)
+    second = store.claim_lease(KEY, "r2", 30)
+    assert second is not None and (second.token, second.taken_from) == (2, None)
+
+
+def test_an_expired_lease_changes_hands_with_a_greater_token(store: Store) -> None:
+    first = store.claim_lease(KEY, "r1", 0.2)
+    assert first is not None
+    wait_until_past(0.3)
+    second = store.claim_lease(KEY, "r2", 30)
+    assert second is not None and (second.token, second.taken_from) == (first.token + 1, "r1")
+    assert store.renew_leases([KEY], "r1", 30) == [KEY]  # r1 learns it lost the key
+    assert store.renew_leases([KEY], "r2", 30) == []
+
+
+def test_a_write_under_a_lease_taken_over_is_refused(store: Store) -> None:
+    from cloudfauj.errors import LeaseLost
+
+    apply(store, ENV)
+    (w,) = apply(store, app())
+    assert w.record is not None
+    stale = store.claim_lease(KEY, "r1", 0.2)
+    assert stale is not None
+    with store.fencing(stale):  # while it holds the lease, its writes go through
+        store.append_event(w.record.id, "info", "r1 was here")
+    wait_until_past(0.3)
+    fresh = store.claim_lease(KEY, "r2", 30)
+    assert fresh is not None
+    started = w.record.start(now=utcnow())
+    with store.fencing(stale):
+        for write in (
+            lambda: store.save_record(started),
+            lambda: store.append_event(started.id, "info", "r1 again"),
+            lambda: store.set_status("Application", "staging", "web", {"phase": "ready"}),
+            lambda: store.remove_object("Application", "staging", "web"),
+        ):
+            with pytest.raises(LeaseLost, match="r2 took it over"):
+                write()
+        store.set_status("Environment", None, "staging", {"phase": "ready"})  # another key: not fenced
+    assert store.get_record(started.id).status == RecordStatus.PENDING  # type: ignore[union-attr]
+    assert [e.message for e in store.events(started.id)] == ["r1 was here"]
+    with store.fencing(fresh):
+        store.save_record(started)
+        store.append_event(started.id, "info", "r2 carries on")
+    assert store.get_record(started.id).status == RecordStatus.IN_PROGRESS  # type: ignore[union-attr]
+
+
+def test_keys_with_unfinished_records_and_no_live_lease_are_orphaned(store: Store) -> None:
+    (env,) = apply(store, ENV)
+    apply(store, app())
+    assert store.orphaned_keys() == [KEY, "Environment/staging"]
+    held = store.claim_lease(KEY, "r1", 30)
+    assert held is not None and store.orphaned_keys() == ["Environment/staging"]
+    store.save_record(env.record.finish(RecordStatus.SUCCEEDED, None, now=utcnow()))  # type: ignore[union-attr]
+    assert store.orphaned_keys() == []
+    store.release_lease(held)
+    assert store.orphaned_keys() == [KEY]
+
+
+def test_replicas_claiming_one_key_at_once_get_it_once(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda i: store.claim_lease(KEY, f"r{i}", 30), range(6)))
+    assert len([lease for lease in got if lease is not None]) == 1
+
+
+def wait_until_past(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+def test_replicas_starting_together_make_one_installation_id_and_one_admin_token(reopen: Opener) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [reopen() for _ in range(4)]  # one store each, as replicas have: separate connections
+
+    def first_start(i: int) -> tuple[str, bool]:
+        made = stores[i].create_first_admin(f"admin-{i}", f"h-{i}", publish=lambda: None)
+        return stores[i].installation_id(), made is not None
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        results = list(pool.map(first_start, range(len(stores))))
+    assert len({installation for installation, _ in results}) == 1
+    assert [made for _, made in results].count(True) == 1
+    assert len(stores[0].list_tokens()) == 1

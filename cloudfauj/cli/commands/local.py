@@ -30,6 +30,20 @@ def server(
     host: Annotated[str | None, typer.Option("--host", help="Bind address [default: 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port [default: 6200].")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where state is kept.")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="CLOUDFAUJ_STORE",
+            metavar="URL",
+            help="Keep state in this PostgreSQL database (postgresql://...), shared by every replica "
+            "[default: SQLite in the data dir].",
+        ),
+    ] = None,
+    replica_id: Annotated[
+        str | None,
+        typer.Option("--replica-id", help="This replica's name in leases and events [default: host-pid]."),
+    ] = None,
     sandbox: Annotated[
         bool | None, typer.Option("--sandbox/--no-sandbox", help="Run the AWS emulator in-process.")
     ] = None,
@@ -106,6 +120,8 @@ def server(
         "bind_host": host,
         "bind_port": port,
         "data_dir": data_dir,
+        "store": store,
+        "replica_id": replica_id,
         "sandbox": sandbox,
         "sandbox_port": sandbox_port,
         "sandbox_rollout_seconds": sandbox_rollout_seconds,

@@ -1,0 +1,144 @@
+"""PostgreSQL store: one database shared by several server replicas (ARCHITECTURE §7).
+
+The same operations and migrations as SQLite (`cloudfauj.store.sql`), over a psycopg 3 connection pool.
+Write transactions take one transaction-scoped advisory lock first, which gives them SQLite's semantics
+(one writer at a time, every read-modify-write safe: generations, event numbers, the first admin token,
+the installation id) whichever replica they come from; the writes are small, so this costs little.
+Lease claims do not take it: they lock the key's lease row with `FOR UPDATE SKIP LOCKED` and so never wait
+for each other, and a fenced write holds the row `FOR SHARE` until it commits.
+
+Every record opened (apply, delete, drift, rollback, gc) and every cancel request sends `NOTIFY
+cloudfauj_keys, '<key>'` with its transaction; `watch` LISTENs on a connection of its own, so a change
+that reaches any replica wakes all of them at once, and the one that claims the lease does the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from cloudfauj.errors import CloudfaujError
+from cloudfauj.store.sql import Cursor, Row, SqlStore
+
+__all__ = ["PostgresStore", "describe_url"]
+
+log = logging.getLogger("cloudfauj.store")
+CHANNEL = "cloudfauj_keys"
+_WRITERS_LOCK = 0x636C6F7564666A  # "cloudfj": the advisory lock every write transaction takes first
+
+
+def describe_url(url: str) -> str:
+    """`user@host:port/dbname` of a PostgreSQL URL: what to name in messages (never its password)."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "(a malformed PostgreSQL URL)"
+    where = f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
+    return f"{parts['user']}@{where}" if parts.get("user") else where
+
+
+class _Connection:
+    """A psycopg connection that takes the shared SQL's `?` parameters."""
+
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, args: Sequence[Any] = (), /) -> Cursor:
+        return self._conn.execute(sql.replace("?", "%s"), tuple(args) or None)
+
+
+class PostgresStore(SqlStore):
+    _NOW = "extract(epoch from clock_timestamp())::float8"
+    _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+    _FOR_SHARE = " FOR SHARE"
+
+    def __init__(self, url: str, *, max_connections: int = 16, connect_timeout: float = 10) -> None:
+        self.url, self.where = url, describe_url(url)
+        try:  # one connection first: its error says what is wrong, where the pool's would only time out
+            psycopg.connect(url, connect_timeout=max(1, int(connect_timeout))).close()
+        except psycopg.Error as e:
+            raise CloudfaujError(
+                f"Cannot use the PostgreSQL store at {self.where}: {' '.join(str(e).split()).rstrip('.')}. "
+                "Check the --store URL and that the database server is running."
+            ) from e
+        self._pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=True,
+            name="cloudfauj-store",
+        )
+        self._closed = threading.Event()
+        self._listener: threading.Thread | None = None
+        try:
+            self._pool.wait(timeout=connect_timeout)
+            self._migrate()
+        except (psycopg.Error, PoolTimeout) as e:
+            self._pool.close()
+            raise CloudfaujError(f"Cannot use the PostgreSQL store at {self.where}: {e}") from e
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[_Connection]:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITERS_LOCK,))
+            yield _Connection(conn)
+
+    @contextmanager
+    def _lease_tx(self) -> Iterator[_Connection]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield _Connection(conn)
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Row]:
+        with self._pool.connection() as conn:
+            return _Connection(conn).execute(sql, args).fetchall()
+
+    def _ddl(self, statement: str) -> str:
+        # Record ids are 64-bit; text compares and sorts bytewise ("C"), as SQLite's does, so pages and
+        # `env/name` cursors mean the same on both backends whatever the database's locale.
+        statement = statement.replace(
+            "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+        )
+        statement = re.sub(r"\bINTEGER\b", "BIGINT", statement)
+        return re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', statement)
+
+    def _notify(self, db: Any, key: str) -> None:
+        db.execute(f"SELECT pg_notify('{CHANNEL}', ?)", (key,))
+
+    # -- other replicas' changes -----------------------------------------------------------------
+    def watch(self, on_key: Callable[[str], None]) -> None:
+        if self._listener is None:
+            self._listener = threading.Thread(
+                target=self._listen, args=(on_key,), name="cloudfauj-store-listen", daemon=True
+            )
+            self._listener.start()
+
+    def _listen(self, on_key: Callable[[str], None]) -> None:
+        """LISTEN until closed, reconnecting after a lost connection; what is missed meanwhile is found by
+        the reactor's poll for keys nobody holds (`orphaned_keys`)."""
+        while not self._closed.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._closed.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            on_key(note.payload)
+            except psycopg.Error as e:
+                log.warning("listening to %s failed (%s); reconnecting", self.where, e)
+                self._closed.wait(2)
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+        self._pool.close()
