@@ -34,10 +34,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a line is logged, not to the one it was created with."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure(level: str, fmt: str) -> None:
-    """Set up the root logger once for the whole server (uvicorn's loggers propagate to it)."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Set up the root logger for the whole server (uvicorn's loggers propagate to it); configuring
+    again replaces what an earlier call set up, and only that."""
+    handler = _Stderr()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _Stderr)] + [handler]
     root.setLevel(level.upper())
