@@ -6,9 +6,9 @@ All register with that module's `REGISTRY`, which `/metrics` exposes:
   each one, whatever its outcome);
 - `cloudfauj_queue_depth`: keys waiting in the reactor's work queue (due now or later), read when
   scraped;
-- `cloudfauj_deployments_total{status}`: deployments (Application records) the reactor ended, by
-  status (succeeded, failed, cancelled; each exported from the start, at 0). A deployment superseded
-  by a newer apply is ended by that apply, in the store, and is not counted here.
+- `cloudfauj_deployments_total{status}`: deployments (Application records) that ended, by status
+  (succeeded, failed, cancelled — ended by the reactor — and superseded, ended by a newer apply in the
+  store; each exported from the start, at 0).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ QUEUE_DEPTH = Gauge("cloudfauj_queue_depth", "Keys waiting in the reactor's work
 DEPLOYMENTS = Counter(
     "cloudfauj_deployments", "Deployments that ended, by status.", ["status"], registry=REGISTRY
 )
-ENDED = ("succeeded", "failed", "cancelled")
+ENDED = ("succeeded", "failed", "cancelled", "superseded")
 for _status in ENDED:
     DEPLOYMENTS.labels(status=_status)
 
@@ -44,6 +44,6 @@ def watch_queue(depth: Callable[[], int]) -> None:
     QUEUE_DEPTH.set_function(lambda: float(depth()))
 
 
-def count_deployment(kind: str, status: str) -> None:
-    if kind == "Application" and status in ENDED:
-        DEPLOYMENTS.labels(status=status).inc()
+def count_deployment(kind: str, status: str, n: int = 1) -> None:
+    if kind == "Application" and status in ENDED and n > 0:
+        DEPLOYMENTS.labels(status=status).inc(n)

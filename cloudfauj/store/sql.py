@@ -26,6 +26,7 @@ from prometheus_client import Counter
 
 from cloudfauj.aws.accounting import REGISTRY
 from cloudfauj.errors import Conflict, LeaseLost, NotFound
+from cloudfauj.metrics import count_deployment
 from cloudfauj.records import (
     TERMINAL,
     Cause,
@@ -283,7 +284,7 @@ class SqlStore(Store):
             ),
         )
         new_id = str(cur.fetchone()["id"])
-        db.execute(
+        superseded = db.execute(
             f"UPDATE records SET status = 'superseded', finished_at = ?, reason = ? "
             f"WHERE kind = ? AND env = ? AND name = ? AND id <> ? AND status IN {_OPEN}",
             (
@@ -295,6 +296,7 @@ class SqlStore(Store):
                 int(new_id),
             ),
         )
+        count_deployment(obj.kind, "superseded", superseded.rowcount)
         row = db.execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (int(new_id),)).fetchone()
         self._notify(db, obj.key)
         return _record(row)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cloudfauj.errors import Conflict, NotFound
+from cloudfauj.metrics import DEPLOYMENTS
 from cloudfauj.records import Cause, RecordStatus, utcnow
 from cloudfauj.store import Desired, SqliteStore, Store
 from cloudfauj.tokens import Role
@@ -78,6 +79,8 @@ def test_reapplying_an_unchanged_spec_writes_nothing(store: Store) -> None:
 
 
 def test_a_changed_spec_bumps_the_generation_and_supersedes_the_open_record(store: Store) -> None:
+    superseded = DEPLOYMENTS.labels(status="superseded")
+    before = superseded._value.get()
     apply(store, ENV)
     (first,) = apply(store, app("repo:v1"))
     (second,) = apply(store, app("repo:v2"))
@@ -87,6 +90,7 @@ def test_a_changed_spec_bumps_the_generation_and_supersedes_the_open_record(stor
         old is not None and old.status == RecordStatus.SUPERSEDED and second.record.id in (old.reason or "")
     )
     assert store.current_record("Application", "staging", "web") == second.record
+    assert superseded._value.get() == before + 1  # cloudfauj_deployments_total{status="superseded"}
 
 
 def test_reapplying_after_a_failure_opens_a_new_record_for_a_retry(store: Store) -> None:
