@@ -237,6 +237,7 @@ class ObjectStatus(_Out):
     outputs: dict[str, Any]
     message: str | None = None
     last_record: str | None = None
+    checked_at: str | None = Field(None, description="When AWS was last compared with the spec (resync).")
 
 
 class StoredObjectOut(_Out):

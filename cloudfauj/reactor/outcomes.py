@@ -186,7 +186,8 @@ class OutcomeWriter:
         self.store.set_status(obj.kind, obj.env, obj.name, status)
 
     def drifted(self, obj: StoredObject, changes: list[Change]) -> None:
-        """Record the result of a resync comparison in the object's `Drifted` condition."""
+        """Record the result of a resync comparison in the object's `Drifted` condition, and when it was
+        made (`checked_at`: replicas skip a periodic comparison another one has just made)."""
         stamp = format_time(self._now()) or ""
         message = "; ".join(c.describe() for c in changes) or None
         conditions = condition(
@@ -197,5 +198,6 @@ class OutcomeWriter:
             message,
             stamp,
         )
-        if conditions != obj.status.get("conditions"):
-            self.store.set_status(obj.kind, obj.env, obj.name, self._status(obj, conditions=conditions))
+        self.store.set_status(
+            obj.kind, obj.env, obj.name, self._status(obj, conditions=conditions, checked_at=stamp)
+        )

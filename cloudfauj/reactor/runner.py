@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cloudfauj.aws import AwsTemporaryError, Gateway
@@ -98,6 +98,7 @@ class Reactor:
         self.writer = OutcomeWriter(store, now, replica=settings.replica_id)
         self.replica = settings.replica_id
         self._held: dict[str, Lease] = {}  # leases this replica holds, by key
+        self._resyncing: set[str] = set()  # keys the periodic resync queued, not yet attempted
         # batched reads for resync: ⌈N/10⌉ DescribeServices for N apps of an environment
         self.reads = Reads(
             lambda env: [naming.service(a.name) for a in store.list_objects("Application", env=env)]
@@ -222,6 +223,7 @@ class Reactor:
             await asyncio.sleep(self.settings.resync_seconds)
             objects = await asyncio.to_thread(self.store.list_objects)
             for obj in objects:
+                self._resyncing.add(obj.key)
                 self.queue.add(obj.key, self._jitter() * min(30.0, self.settings.resync_seconds / 10))
 
     # -- one attempt (runs in a thread) ------------------------------------------------------------
@@ -238,6 +240,10 @@ class Reactor:
             return None
         controller = self.controllers[kind]
         record = self.store.current_record(kind, env, name)
+        resync = key in self._resyncing
+        self._resyncing.discard(key)
+        if record is None and resync and self._checked_lately(obj):
+            return None  # another replica compared it moments ago: once per period is enough
         if record is None:
             try:
                 record = self._check_drift(controller, obj)
@@ -450,6 +456,14 @@ class Reactor:
     def plan(self, obj: StoredObject) -> list[Change]:
         """What reconciling `obj` (stored or only proposed) would change in AWS, without changing it."""
         return self.controllers[obj.kind].plan(self._context(obj, None))
+
+    def _checked_lately(self, obj: StoredObject) -> bool:
+        """Whether AWS was compared with this object's spec within the last half resync period (every
+        replica runs the periodic resync; the store says when any of them last compared)."""
+        checked = parse_time(obj.status.get("checked_at"))
+        return checked is not None and self._now() - checked < timedelta(
+            seconds=self.settings.resync_seconds / 2
+        )
 
     def _check_drift(self, controller: Controller, obj: StoredObject) -> Record | None:
         """Resync: compare AWS with the spec; open a `drift` record when they differ (or only report it)."""

@@ -110,3 +110,31 @@ def test_a_replica_whose_lease_was_taken_over_mid_attempt_stops_without_writing(
         "Converged." not in after
         and after[-1] == "Replica r2 took over from replica r1, whose lease expired."
     )
+
+
+class Planner(Stepper):
+    """Counts the resync comparisons (plans) it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.converge, self.plans = True, 0
+
+    def plan(self, ctx: Context) -> list[Change]:
+        self.plans += 1
+        return []
+
+
+def test_a_periodic_resync_compares_an_object_once_per_period_whichever_replicas_run_it(
+    store: SqliteStore,
+) -> None:
+    apply(store)
+    one, two = Planner(), Planner()
+    r1, r2 = replica(store, "r1", one), replica(store, "r2", two)
+    assert r1._leased_attempt(KEY) is None  # the apply converges
+    r1._resyncing.add(KEY)
+    r2._resyncing.add(KEY)  # both replicas' resync loops queue the key in the same period
+    assert r1._leased_attempt(KEY) is None and one.plans == 1
+    assert r2._leased_attempt(KEY) is None and two.plans == 0  # compared moments ago by r1
+    obj = store.get_object("Environment", None, "staging")
+    assert obj is not None and obj.status["checked_at"]
+    assert r2._leased_attempt(KEY) is None and two.plans == 1  # queued otherwise (start-up): compares
