@@ -12,8 +12,10 @@ from cloudfauj.manifests.limits import Budget
 from cloudfauj.manifests.loader import read_documents_quickly
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(
-    p for p in (ROOT / "manifests").rglob("*") if p.is_file() and p.name.endswith((".yml", ".yaml"))
+EXAMPLES = sorted(  # the example manifests (manifests/ci holds CI workflow files, not manifests)
+    p
+    for p in (ROOT / "manifests").rglob("*")
+    if p.is_file() and p.name.endswith((".yml", ".yaml")) and "ci" not in p.relative_to(ROOT).parts
 )
 
 APP = """apiVersion: cloudfauj.dev/v1
