@@ -27,7 +27,21 @@ KIND_KEYS = ("apiVersion", "kind", "metadata", "spec")
 UPSTREAM_KEYS: dict[str, tuple[str, ...]] = {
     "Domain": ("dns_service", "cert_authority"),
     "Environment": ("network", "orchestrator", "domain", "load_balancer"),
-    "Application": ("type", "visibility", "resources", "healthcheck", "replicas"),
+    "Application": (
+        "type",
+        "visibility",
+        "resources",
+        "healthcheck",
+        "replicas",
+        "variables",
+        "secrets",
+        "task_role",
+        "command",
+        "entrypoint",
+        "stop_timeout",
+        "platform",
+        "autoscaling",
+    ),
 }
 #: Canonical fields that a flag can supply.
 FLAGS = {"metadata.env": "--env", "spec.image": "--image"}
