@@ -78,6 +78,7 @@ class FakeService:
         force: bool,
         initiator: str | None,
         role: Role = Role.ADMIN,
+        variables: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         with self._lock:
             self.calls.append(
@@ -122,6 +123,7 @@ class FakeService:
         image: str | None,
         force: bool = False,
         role: Role = Role.ADMIN,
+        variables: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Canned plans: one resource per object, named after its kind, whose fields are the spec's."""
         with self._lock:

@@ -17,11 +17,12 @@ from cloudfauj.errors import InvalidInput, Problem
 from cloudfauj.manifests.formats import Canonical, Locator, canonicalize
 from cloudfauj.manifests.limits import Budget
 from cloudfauj.manifests.loader import Source, read_documents
-from cloudfauj.manifests.models import Manifest
+from cloudfauj.manifests.models import ApplicationSpec, Manifest
 from cloudfauj.manifests.names import app_collision_key, env_collision_key
 from cloudfauj.manifests.problems import problems_from
+from cloudfauj.manifests.references import parse_reference
 
-__all__ = ["MAX_PROBLEMS", "ParsedDocument", "describe", "parse_sources"]
+__all__ = ["MAX_PROBLEMS", "ParsedDocument", "describe", "parse_sources", "workload_problems"]
 
 MAX_PROBLEMS = 50
 
@@ -52,12 +53,17 @@ class ParsedDocument:
 
 
 def parse_sources(
-    sources: list[Source], *, env: str | None = None, image: str | None = None
+    sources: list[Source],
+    *,
+    env: str | None = None,
+    image: str | None = None,
+    variables: dict[str, str] | None = None,
 ) -> list[ParsedDocument]:
     """Parse and validate every document of every source; raise InvalidInput listing ALL problems found.
 
     `env` and `image` are the --env and --image flags: an upstream `.cloudfauj.yml` names neither, and
     in kind-based Applications `env` fills a missing `metadata.env` and `image` overrides `spec.image`.
+    `variables` (--var) are set in every Application's `variables`, over the file's of the same name.
     """
     parsed: list[ParsedDocument] = []
     problems: list[Problem] = []
@@ -68,7 +74,7 @@ def parse_sources(
         documents, unreadable = read_documents(source, budget)
         problems.extend(unreadable)
         for raw in documents:
-            canonical = canonicalize(raw, env=env, image=image)
+            canonical = canonicalize(raw, env=env, image=image, variables=variables)
             if isinstance(canonical, Problem):
                 problems.append(canonical)
                 continue
@@ -147,3 +153,29 @@ def _where(doc: ParsedDocument) -> str:
     return ", ".join(
         part for part in (doc.file, f"document {doc.document}", f"line {line}" if line else "") if part
     )
+
+
+def workload_problems(doc: ParsedDocument, *, region: str | None, env_domain: str | None) -> list[Problem]:
+    """An application's checks that need the server: its secrets are in the server's region (ECS reads
+    a task's secrets in the task's region only), and scaling on requests has a load balancer to count
+    them (an environment without a domain has none)."""
+    spec = doc.manifest.spec
+    if not isinstance(spec, ApplicationSpec):
+        return []
+    problems: list[Problem] = []
+    for name, value in spec.secrets.items():
+        ref = parse_reference(value)
+        if ref is not None and region and ref.region is not None and ref.region != region:
+            message = (
+                f"is in region '{ref.region}' but this server deploys to '{region}': ECS reads a task's "
+                "secrets in its own region; copy the secret there"
+            )
+            problems.append(doc.problem(f"spec.secrets.{name}", message))
+    scaling = spec.autoscaling
+    if scaling is not None and scaling.requests_per_target is not None and not env_domain:
+        message = (
+            f"needs a load balancer, and environment '{doc.manifest.metadata.env}' has none (it has no "
+            "domain): scale on cpu_target or memory_target"
+        )
+        problems.append(doc.problem("spec.autoscaling.requests_per_target", message))
+    return problems
