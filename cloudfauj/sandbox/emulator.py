@@ -6,12 +6,13 @@ through `serve`. Clients (our controllers, the aws CLI, ecs-deploy) reach it onl
 quick; the environment variables moto reads at import time are set by the package's `__init__`.
 
 moto's backends are process-global: two sandboxes in one process share one emulated AWS; each keeps its
-own rollout duration, for the services created through it. Besides the ECS patches (`ecs.py`) and the
-target health of its tasks' targets (`elb.py`), the sandbox injects the one AWS-managed IAM policy the
-product attaches, AmazonECSTaskExecutionRolePolicy, into every IAM backend moto creates (including after
-`POST /moto-api/reset`), and any other AWS-managed policy when a role first attaches it (an app's task
-role); loading all of them would cost over a second per reset. With a `FaultPlan`,
-moto's app sits behind the fault injector (`faults.py`): a share of AWS calls is throttled or fails.
+own rollout duration, for the services created through it. Besides the ECS patches (`ecs.py`), the
+target health of its tasks' targets (`elb.py`) and Cloud Map namespace deletion (`discovery.py`), the
+sandbox injects the one AWS-managed IAM policy the product attaches, AmazonECSTaskExecutionRolePolicy,
+into every IAM backend moto creates (including after `POST /moto-api/reset`), and any other AWS-managed
+policy when a role first attaches it (an app's task role); loading all of them would cost over a second
+per reset. With a `FaultPlan`, moto's app sits behind the fault injector (`faults.py`): a share of AWS
+calls is throttled or fails.
 """
 
 from __future__ import annotations
@@ -111,8 +112,9 @@ def _prepare_moto() -> None:
             return
         from moto import settings
 
-        from cloudfauj.sandbox import ecs, elb, logs
+        from cloudfauj.sandbox import discovery, ecs, elb, logs
 
+        discovery.install()
         ecs.install()
         elb.install()
         logs.install()

@@ -194,6 +194,7 @@ def test_a_worker_and_a_private_app_run_beside_a_public_one(world: World, aws: A
     world.store.request_delete("Environment", None, "staging", initiator=None, deadline_seconds=60)
     assert world.converge("Environment/staging").status == RecordStatus.SUCCEEDED
     assert sd.list_namespaces()["Namespaces"] == []
+    assert aws("route53").list_hosted_zones()["HostedZones"] == []  # the namespace's zone went with it
 
 
 def test_autoscaling_owns_the_desired_count_and_a_new_max_is_applied(world: World, aws: Any) -> None:
