@@ -482,7 +482,9 @@ class ApplicationController:
             (self.exec_role, execution_role_desired(ctx)),
             (self.task_role, task_role_desired(ctx)),
         ):
-            observed = role.observe(ctx)
+            # a resync of an app without own roles asks IAM nothing (resyncs are budgeted, see reads.py);
+            # a deployment looks, to remove a role the spec no longer asks for
+            observed = role.observe(ctx) if desired is not None or ctx.record is not None else None
             found = role.diff(desired, observed)
             changes += found
             if desired is None:
@@ -513,7 +515,9 @@ class ApplicationController:
             "unrouted": self.routing.observe(ctx, env) if listener and not _routed(spec) else None,
             "leftovers": self.routing.leftovers(ctx, env, previous) if previous.get("url") else {},
             "discovery": self.discovery.observe(ctx) if private or previous.get("internal_name") else None,
-            "scaling": self.scaling.observe(ctx, rid) if service is not None else None,
+            "scaling": self.scaling.observe(ctx, rid)
+            if service is not None and (spec.get("autoscaling") or ctx.record is not None)
+            else None,
             "rid": rid,
         }
 

@@ -92,6 +92,7 @@ class FakeService:
                         "deadline_seconds": deadline_seconds,
                         "source": source,
                         "initiator": initiator,
+                        "variables": variables,
                     },
                 )
             )

@@ -119,3 +119,15 @@ def test_a_wait_survives_a_dropped_stream_by_polling(cf: CF, server: Server, tmp
     assert r.code == 0, str(r)
     assert r.json()[0]["status"] == "succeeded"
     assert any("/events?after=" in p for p in server.recorder.paths())
+
+
+def test_var_flags_are_sent_as_variables_and_a_malformed_one_is_refused(
+    cf: CF, server: Server, tmp_path: Path
+) -> None:
+    write(tmp_path / "env.yml", ENV)
+    r = cf("apply", "-f", "env.yml", "--var", "RELEASE=abc", "--var", "URL=https://x/?a=b")
+    assert r.code == 0, str(r)
+    (applied,) = [args for name, args in server.service.calls if name == "apply"]
+    assert applied["variables"] == {"RELEASE": "abc", "URL": "https://x/?a=b"}
+    r = cf("apply", "-f", "env.yml", "--var", "9LIVES")
+    assert r.code == 2 and "--var '9LIVES' is not KEY=VALUE" in r.err, str(r)

@@ -87,6 +87,8 @@ def test_an_app_with_variables_secrets_and_a_task_role_never_shows_a_secret_valu
     task_role = td["taskRoleArn"].split("/")[-1]
     assert iam.get_role_policy(RoleName=task_role, PolicyName="cloudfauj-task")["PolicyDocument"]["Statement"]
 
+    r = st.cf("diff", "-f", str(st.workdir / "web.yml"), "--var", "RELEASE=abc123")
+    assert r.code == 0, str(r)  # the same variables: nothing to change
     (deployment,) = st.cf_json("get", "deployments")
     shown = [
         r.out + r.err
