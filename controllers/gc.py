@@ -162,6 +162,8 @@ def _discovery_tagged(aws: Gateway) -> list[tuple[str, dict[str, str]]]:
 
 def _deleted(aws: Gateway, arn: str) -> bool:
     """ECS keeps deleted clusters and services, and deregistered task definitions, describable."""
+    if resource_type(arn).split(":")[0] != "ecs":  # a Cloud Map `:service/` is not an ECS service
+        return False
     try:
         if ":task-definition/" in arn:
             td = aws.call("ecs", "describe_task_definition", taskDefinition=arn)["taskDefinition"]

@@ -234,3 +234,29 @@ def test_autoscaling_owns_the_desired_count_and_a_new_max_is_applied(world: Worl
     delete(world, "web")
     assert scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"] == []
     assert scaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"] == []
+
+
+def test_gc_finds_and_removes_the_roles_and_cloud_map_service_of_an_app_the_store_lost(
+    world: World, aws: Any
+) -> None:
+    from cloudfauj.service import Service
+    from cloudfauj.settings import Settings
+    from controllers.gc import GC_KIND, GC_NAME
+
+    world.apply(env())
+    world.converge("Environment/staging")
+    image = push(aws, "web", "v1")
+    db = aws("secretsmanager").create_secret(Name="db", SecretString=SECRET_VALUE)["ARN"]
+    task_role = {"statements": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
+    deploy(world, "api", spec(image, visibility="private", secrets={"DB": db}, task_role=task_role))
+    world.store.remove_object("Application", "staging", "api")
+    svc = Service(
+        world.store, Settings(deadline_seconds=60), enqueue=lambda k: None, ready=lambda: True, aws=world.aws
+    )
+    found = {o["type"] for o in svc.gc(dry_run=True, initiator="t")["orphans"]}
+    assert {"iam:role", "servicediscovery:service"} <= found, found
+    assert svc.gc(dry_run=False, initiator="t")["records"]
+    assert world.converge(f"{GC_KIND}/{GC_NAME}").status == RecordStatus.SUCCEEDED
+    assert aws("servicediscovery").list_services()["Services"] == []
+    roles = [r["RoleName"] for r in aws("iam").list_roles(PathPrefix="/cloudfauj/")["Roles"]]
+    assert roles == [world_env_role(world).split("/")[-1]]
