@@ -260,3 +260,14 @@ def test_gc_finds_and_removes_the_roles_and_cloud_map_service_of_an_app_the_stor
     assert aws("servicediscovery").list_services()["Services"] == []
     roles = [r["RoleName"] for r in aws("iam").list_roles(PathPrefix="/cloudfauj/")["Roles"]]
     assert roles == [world_env_role(world).split("/")[-1]]
+
+
+def test_a_deployment_whose_secret_does_not_exist_fails_like_ecs(world: World, aws: Any) -> None:
+    world.apply(env())
+    world.converge("Environment/staging")
+    image = push(aws, "web", "v1")
+    body = spec(image, secrets={"API_KEY": "/staging/never-created"})
+    world.apply(Desired("Application", "web", "staging", body, image=image))
+    record = world.converge("Application/staging/web")
+    assert record.status == RecordStatus.FAILED
+    assert "ResourceInitializationError" in (record.reason or "") and "never-created" in (record.reason or "")
