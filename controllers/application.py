@@ -21,17 +21,12 @@ from cloudfauj.records import Cause, Record
 from controllers import naming
 from controllers.approles import AppRole, execution_role_desired, task_role_desired
 from controllers.base import Change, Context, Done, Result, Wait
-from controllers.containers import (
-    container_fields,
-    container_settings,
-    observed_container_settings,
-    task_fields,
-)
 from controllers.discovery import Discovery
 from controllers.idempotency import client_token
 from controllers.rollout import RolloutTracker
 from controllers.routing import Routing
 from controllers.scaling import Scaling, resource_id
+from controllers.taskdefinition import TaskDefinition, port_of
 
 __all__ = ["ApplicationController"]
 
@@ -124,7 +119,7 @@ class SecurityGroup:
         """The app port, open to the world, or only to the load balancer when the env has one (upstream
         opened it to the world either way, so traffic could bypass TLS); a private app's only to its
         VPC; a worker's not at all (it takes no traffic)."""
-        port = _port(spec)
+        port = port_of(spec)
         if port is None:
             return []
         if spec.get("visibility") == "private":
@@ -193,120 +188,9 @@ def _permission(rule: tuple[Any, ...]) -> dict[str, Any]:
     return permission | {"IpRanges": [{"CidrIp": source, "Description": "application port"}]}
 
 
-def _port(spec: dict[str, Any]) -> int | None:
-    """A server's port; None for a worker."""
-    network = spec["resources"].get("network")
-    return int(network["bind_port"]) if network else None
-
-
 def _routed(spec: dict[str, Any]) -> bool:
     """Whether the app is behind the environment's load balancer (when it has one): public servers."""
     return bool(spec.get("type", "server") == "server" and spec.get("visibility", "public") == "public")
-
-
-class TaskDefinition:
-    name = "task-definition"
-
-    def desired(self, ctx: Context, env: dict[str, Any], roles: dict[str, str | None]) -> dict[str, Any]:
-        """`roles`: the app's own execution and task role ARNs ("exec", "task"), None when it has none."""
-        spec, app = ctx.obj.spec, ctx.obj.name
-        cpu, memory = fargate_size(spec["resources"]["cpu"], spec["resources"]["memory"])
-        return {
-            "family": naming.task_family(ctx.installation_id, ctx.obj.env or "", app),
-            "cpu": str(cpu),
-            "memory": str(memory),
-            "executionRoleArn": roles.get("exec") or env["execution_role_arn"],
-            "image": ecr.pinned(spec["image"], spec.get("image_digest")),
-            "port": _port(spec),
-            "log_group": env["log_group"],
-            **container_settings(spec, roles.get("task")),
-        }
-
-    def observe(self, ctx: Context, desired: dict[str, Any], running: str | None) -> dict[str, Any] | None:
-        """The revision to compare with the spec: the one the service runs when it matches (so going back
-        to a previous spec after a rollback reuses its revision), else the family's latest."""
-        if running:
-            current = self._describe(ctx, running)
-            if current is not None and not self.diff(desired, current):
-                return current
-        return self._describe(ctx, desired["family"])
-
-    def _describe(self, ctx: Context, ref: str) -> dict[str, Any] | None:
-        td = ctx.reads.task_definition(ctx.aws, ref)
-        if td is None or td.get("status") != "ACTIVE":
-            return None
-        container = td["containerDefinitions"][0]
-        ports = container.get("portMappings", [])
-        return {
-            "arn": td["taskDefinitionArn"],
-            "family": td["family"],
-            "cpu": td.get("cpu"),
-            "memory": td.get("memory"),
-            "executionRoleArn": td.get("executionRoleArn"),
-            "image": container.get("image"),
-            "port": ports[0]["containerPort"] if ports else None,
-            "log_group": container.get("logConfiguration", {}).get("options", {}).get("awslogs-group"),
-            **observed_container_settings(td),
-        }
-
-    def diff(self, desired: dict[str, Any], observed: dict[str, Any] | None) -> list[Change]:
-        if observed is None:
-            return [Change(self.name, "create", {k: (None, v) for k, v in desired.items()})]
-        fields = {k: (observed.get(k), v) for k, v in desired.items() if observed.get(k) != v}
-        return [Change(f"task-definition {observed['arn']}", "update", fields)] if fields else []
-
-    def register(self, ctx: Context, desired: dict[str, Any]) -> str:
-        app = ctx.obj.name
-        container: dict[str, Any] = {
-            "name": naming.container(app),
-            "image": desired["image"],
-            "essential": True,
-            "portMappings": [{"containerPort": desired["port"], "protocol": "tcp"}]
-            if desired["port"]
-            else [],
-            **container_fields(desired),
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": desired["log_group"],
-                    "awslogs-region": ctx.aws.region,
-                    "awslogs-stream-prefix": app,
-                },
-            },
-        }
-        td = ctx.mutate(
-            "ecs",
-            "register_task_definition",
-            resource=f"task-definition {desired['family']}",
-            family=desired["family"],
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu=desired["cpu"],
-            memory=desired["memory"],
-            executionRoleArn=desired["executionRoleArn"],
-            containerDefinitions=[container],
-            tags=as_ecs(ctx.aws.tags("Application", env=ctx.obj.env, app=app)),
-            **task_fields(desired),
-        )["taskDefinition"]
-        ctx.reads.remember_task_definition(td)  # revisions are immutable: the next resync need not ask
-        return str(td["taskDefinitionArn"])
-
-    def delete_all(self, ctx: Context, family: str) -> None:
-        for status in ("ACTIVE",):
-            arns = ctx.aws.paginate(
-                "ecs", "list_task_definitions", "taskDefinitionArns", familyPrefix=family, status=status
-            )
-            for arn in arns:
-                if arn.split("/")[-1].rsplit(":", 1)[0] != family:
-                    continue
-                td = ctx.aws.call("ecs", "describe_task_definition", taskDefinition=arn, include=["TAGS"])
-                if is_owned(from_aws(td.get("tags")), ctx.installation_id):
-                    ctx.mutate(
-                        "ecs",
-                        "deregister_task_definition",
-                        resource=f"task-definition {arn}",
-                        taskDefinition=arn,
-                    )
 
 
 class Service:
@@ -335,7 +219,7 @@ class Service:
     ) -> dict[str, Any]:
         """With autoscaling, `desiredCount` is None: the autoscaler owns it (see controllers.scaling)."""
         spec = ctx.obj.spec
-        port = _port(spec)
+        port = port_of(spec)
         balancers = (
             [
                 {
