@@ -71,14 +71,10 @@ __all__ = [
 API_VERSION = "cloudfauj.dev/v1"
 Kind = Literal["Domain", "Environment", "Application"]
 KINDS: tuple[str, ...] = ("Domain", "Environment", "Application")
-_blank_to_none = blank_to_none
-_Model = StrictModel
-
-
 DriftPolicy = Literal["correct", "report"]
 
 
-class _Reconciled(_Model):
+class _Reconciled(StrictModel):
     """A spec the reactor keeps in line with AWS. Its `drift` field says what a resync does when AWS differs:
     `correct` it, or only `report` it; unset, the server's default (`--drift`) applies. Unset, it is
     left out of the stored spec, so specs stored before the field existed compare equal."""
@@ -91,12 +87,12 @@ class _Reconciled(_Model):
         return data
 
 
-class Metadata(_Model):
+class Metadata(StrictModel):
     name: Text
     env: Text | None = None
 
 
-class DomainSpec(_Model):
+class DomainSpec(StrictModel):
     dns_service: Literal["aws_route53"] = "aws_route53"
     cert_authority: Literal["aws_acm"] = "aws_acm"
 
@@ -104,8 +100,8 @@ class DomainSpec(_Model):
 class EnvironmentSpec(_Reconciled):
     network: Literal["aws"] = "aws"
     orchestrator: Literal["aws_ecs_fargate"] = "aws_ecs_fargate"
-    domain: Annotated[Text | None, BeforeValidator(_blank_to_none)] = None
-    load_balancer: Annotated[Literal["aws_alb"] | None, BeforeValidator(_blank_to_none)] = None
+    domain: Annotated[Text | None, BeforeValidator(blank_to_none)] = None
+    load_balancer: Annotated[Literal["aws_alb"] | None, BeforeValidator(blank_to_none)] = None
     drift: DriftPolicy | None = None
 
     @field_validator("domain")
@@ -126,7 +122,7 @@ class EnvironmentSpec(_Reconciled):
         return self
 
 
-class HealthCheck(_Model):
+class HealthCheck(StrictModel):
     """`path`: the load balancer's health check of a server; `command` and its timings: the container's
     own health check (ECS runs it in the container), for any type of application."""
 
@@ -178,11 +174,11 @@ class HealthCheck(_Model):
         return without_empty(handler(self), ("command", "interval", "timeout", "retries", "start_period"))
 
 
-class NetworkResources(_Model):
+class NetworkResources(StrictModel):
     bind_port: Annotated[Int, Field(ge=1, le=65535)]
 
 
-class Resources(_Model):
+class Resources(StrictModel):
     """CPU units and MiB as requested; validation rounds them up to a Fargate size (see sizing.py),
     so the stored spec shows the size that runs, and 100/600 and 256/1024 are the same spec."""
 
@@ -355,7 +351,7 @@ def _metadata_rules(kind: str, meta: Metadata) -> Iterable[tuple[str, str | None
         yield from (("name", p, meta.name) for p in app_name_problems(meta.env, meta.name))
 
 
-class Manifest(_Model):
+class Manifest(StrictModel):
     """One object: `{"apiVersion", "kind", "metadata", "spec"}`; the spec's type follows `kind`."""
 
     apiVersion: Text = API_VERSION  # noqa: N815 - the wire name, as in Kubernetes
