@@ -271,3 +271,33 @@ def test_a_deployment_whose_secret_does_not_exist_fails_like_ecs(world: World, a
     record = world.converge("Application/staging/web")
     assert record.status == RecordStatus.FAILED
     assert "ResourceInitializationError" in (record.reason or "") and "never-created" in (record.reason or "")
+
+
+def test_scaling_on_requests_counts_the_app_target_group_behind_the_load_balancer(
+    world: World, aws: Any
+) -> None:
+    world.apply(
+        Desired("Domain", "example.com", None, {"dns_service": "aws_route53", "cert_authority": "aws_acm"})
+    )
+    assert world.converge("Domain/example.com").status == RecordStatus.SUCCEEDED
+    domain_env = {
+        "network": "aws",
+        "orchestrator": "aws_ecs_fargate",
+        "domain": "example.com",
+        "load_balancer": "aws_alb",
+    }
+    world.apply(Desired("Environment", "staging", None, domain_env))
+    assert world.converge("Environment/staging").status == RecordStatus.SUCCEEDED
+    image = push(aws, "web", "v1")
+    obj = deploy(world, "web", spec(image, autoscaling={"max": 3, "requests_per_target": 500}))
+    rid = f"service/{obj.status['outputs']['cluster_arn'].split('/')[-1]}/web"
+    (policy,) = aws("application-autoscaling").describe_scaling_policies(
+        ServiceNamespace="ecs", ResourceId=rid
+    )["ScalingPolicies"]
+    metric = policy["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]
+    assert metric["PredefinedMetricType"] == "ALBRequestCountPerTarget"
+    (tg,) = aws("elbv2").describe_target_groups()["TargetGroups"]
+    assert metric["ResourceLabel"].startswith("app/") and metric["ResourceLabel"].endswith(
+        tg["TargetGroupArn"].split(":")[-1]
+    )
+    assert plan(world, "web") == []
