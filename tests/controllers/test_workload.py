@@ -169,6 +169,8 @@ def test_a_worker_and_a_private_app_run_beside_a_public_one(world: World, aws: A
     assert namespace["Name"] == "staging.internal"
     (found,) = [s for s in sd.list_services()["Services"] if s["Arn"] == registry["registryArn"]]
     assert found["Name"] == "api"
+    instances = sd.list_instances(ServiceId=found["Id"])["Instances"]
+    assert [i["Attributes"]["AWS_INSTANCE_IPV4"] for i in instances]  # ECS registered the running task
 
     groups = aws("ec2").describe_security_groups(
         Filters=[
