@@ -15,7 +15,7 @@ from cloudfauj import __version__, plans, tokens
 from cloudfauj.aws import Gateway, ecr
 from cloudfauj.errors import CloudfaujError, Conflict, InvalidInput, NotFound, Problem, Unavailable
 from cloudfauj.logs import Cursor, log_group_of, read_app_logs
-from cloudfauj.manifests import ParsedDocument, Source, app_collision_key, parse_sources
+from cloudfauj.manifests import ParsedDocument, Source, app_collision_key, parse_sources, workload_problems
 from cloudfauj.records import Cause, Record, RecordStatus, StoredObject, object_key, utcnow
 from cloudfauj.settings import Settings
 from cloudfauj.store import Desired, Store
@@ -68,8 +68,9 @@ class Service:
         force: bool,
         initiator: str | None,
         role: Role = Role.ADMIN,
+        variables: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        docs = parse_sources(sources, env=env, image=image)
+        docs = parse_sources(sources, env=env, image=image, variables=variables)
         _require_changes(role, docs, verb="apply")
         self._check_references(docs)
         batch = [
@@ -127,7 +128,9 @@ class Service:
     def _check_references(self, docs: list[ParsedDocument]) -> None:
         """Checks that need stored state: environments exist, names don't collide, features exist."""
         problems: list[Problem] = []
-        batch_envs = {d.manifest.metadata.name for d in docs if d.manifest.kind == "Environment"}
+        batch_envs = {
+            d.manifest.metadata.name: d.manifest.spec for d in docs if d.manifest.kind == "Environment"
+        }
         batch_domains = {d.manifest.metadata.name for d in docs if d.manifest.kind == "Domain"}
         for d in docs:
             m = d.manifest
@@ -139,12 +142,19 @@ class Service:
         if problems:
             raise InvalidInput(problems)
 
-    def _app_problems(self, d: ParsedDocument, batch_envs: set[str]) -> list[Problem]:
+    def _app_problems(self, d: ParsedDocument, batch_envs: dict[str, Any]) -> list[Problem]:
         env, name = d.manifest.metadata.env or "", d.manifest.metadata.name
         if env not in batch_envs:
             missing = self._missing("Environment", env, d, "metadata.env", "apply the environment")
             if missing:
                 return missing
+        workload = workload_problems(
+            d,
+            region=self.aws.region if self.aws is not None else None,
+            env_domain=self._env_domain(env, batch_envs),
+        )
+        if workload:
+            return workload
         key = app_collision_key(env, name)
         for other in self.store.list_objects("Application"):
             if (other.env, other.name) != (env, name) and app_collision_key(
@@ -158,6 +168,12 @@ class Service:
                     )
                 ]
         return []
+
+    def _env_domain(self, env: str, batch_envs: dict[str, Any]) -> str | None:
+        if env in batch_envs:
+            return getattr(batch_envs[env], "domain", None)
+        stored = self.store.get_object("Environment", None, env)
+        return stored.spec.get("domain") if stored is not None else None
 
     def _missing(self, kind: str, name: str, d: ParsedDocument, field: str, fix: str) -> list[Problem]:
         """A problem when the referenced object is neither stored nor being kept (it is being deleted)."""
@@ -176,10 +192,11 @@ class Service:
         image: str | None,
         force: bool = False,
         role: Role = Role.ADMIN,
+        variables: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """What `apply` of the same input would change, per AWS resource (`cloudfauj.plans`): validated
         and built exactly as apply does, planned by the controllers; nothing stored, nothing mutated."""
-        docs = parse_sources(sources, env=env, image=image)
+        docs = parse_sources(sources, env=env, image=image, variables=variables)
         _require_changes(role, docs, verb="diff")
         self._check_references(docs)
         if self._plan is None:

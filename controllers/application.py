@@ -1,4 +1,5 @@
-"""The Application controller: security group → task definition → ECS service, then rollout tracking.
+"""The Application controller: roles → security group → routing or service discovery → task definition →
+ECS service → autoscaling, then rollout tracking.
 
 A deployment succeeds only when the service's PRIMARY deployment runs the new task definition revision
 with `rolloutState == COMPLETED`; it fails when that rollout is FAILED or the circuit breaker rolled the
@@ -18,10 +19,14 @@ from cloudfauj.errors import PermanentError, TemporaryError
 from cloudfauj.manifests import fargate_size
 from cloudfauj.records import Cause, Record
 from controllers import naming
+from controllers.approles import AppRole, execution_role_desired, task_role_desired
 from controllers.base import Change, Context, Done, Result, Wait
+from controllers.discovery import Discovery
 from controllers.idempotency import client_token
 from controllers.rollout import RolloutTracker
 from controllers.routing import Routing
+from controllers.scaling import Scaling, resource_id
+from controllers.taskdefinition import TaskDefinition, port_of
 
 __all__ = ["ApplicationController"]
 
@@ -112,8 +117,13 @@ class SecurityGroup:
     @staticmethod
     def desired(spec: dict[str, Any], env: dict[str, Any]) -> list[tuple[str, int, int, str]]:
         """The app port, open to the world, or only to the load balancer when the env has one (upstream
-        opened it to the world either way, so traffic could bypass TLS)."""
-        port = spec["resources"]["network"]["bind_port"]
+        opened it to the world either way, so traffic could bypass TLS); a private app's only to its
+        VPC; a worker's not at all (it takes no traffic)."""
+        port = port_of(spec)
+        if port is None:
+            return []
+        if spec.get("visibility") == "private":
+            return [("tcp", port, port, env["vpc_cidr"])]
         return [("tcp", port, port, env.get("alb_security_group_id") or "0.0.0.0/0")]
 
     def diff(self, desired: list[tuple[Any, ...]], observed: dict[str, Any] | None) -> list[Change]:
@@ -178,103 +188,9 @@ def _permission(rule: tuple[Any, ...]) -> dict[str, Any]:
     return permission | {"IpRanges": [{"CidrIp": source, "Description": "application port"}]}
 
 
-class TaskDefinition:
-    name = "task-definition"
-
-    def desired(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any]:
-        spec, app = ctx.obj.spec, ctx.obj.name
-        cpu, memory = fargate_size(spec["resources"]["cpu"], spec["resources"]["memory"])
-        port = spec["resources"]["network"]["bind_port"]
-        return {
-            "family": naming.task_family(ctx.installation_id, ctx.obj.env or "", app),
-            "cpu": str(cpu),
-            "memory": str(memory),
-            "executionRoleArn": env["execution_role_arn"],
-            "image": ecr.pinned(spec["image"], spec.get("image_digest")),
-            "port": port,
-            "log_group": env["log_group"],
-        }
-
-    def observe(self, ctx: Context, desired: dict[str, Any], running: str | None) -> dict[str, Any] | None:
-        """The revision to compare with the spec: the one the service runs when it matches (so going back
-        to a previous spec after a rollback reuses its revision), else the family's latest."""
-        if running:
-            current = self._describe(ctx, running)
-            if current is not None and not self.diff(desired, current):
-                return current
-        return self._describe(ctx, desired["family"])
-
-    def _describe(self, ctx: Context, ref: str) -> dict[str, Any] | None:
-        td = ctx.reads.task_definition(ctx.aws, ref)
-        if td is None or td.get("status") != "ACTIVE":
-            return None
-        container = td["containerDefinitions"][0]
-        ports = container.get("portMappings", [])
-        return {
-            "arn": td["taskDefinitionArn"],
-            "family": td["family"],
-            "cpu": td.get("cpu"),
-            "memory": td.get("memory"),
-            "executionRoleArn": td.get("executionRoleArn"),
-            "image": container.get("image"),
-            "port": ports[0]["containerPort"] if ports else None,
-            "log_group": container.get("logConfiguration", {}).get("options", {}).get("awslogs-group"),
-        }
-
-    def diff(self, desired: dict[str, Any], observed: dict[str, Any] | None) -> list[Change]:
-        if observed is None:
-            return [Change(self.name, "create", {k: (None, v) for k, v in desired.items()})]
-        fields = {k: (observed.get(k), v) for k, v in desired.items() if observed.get(k) != v}
-        return [Change(f"task-definition {observed['arn']}", "update", fields)] if fields else []
-
-    def register(self, ctx: Context, desired: dict[str, Any]) -> str:
-        app = ctx.obj.name
-        container = {
-            "name": naming.container(app),
-            "image": desired["image"],
-            "essential": True,
-            "portMappings": [{"containerPort": desired["port"], "protocol": "tcp"}],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": desired["log_group"],
-                    "awslogs-region": ctx.aws.region,
-                    "awslogs-stream-prefix": app,
-                },
-            },
-        }
-        td = ctx.mutate(
-            "ecs",
-            "register_task_definition",
-            resource=f"task-definition {desired['family']}",
-            family=desired["family"],
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu=desired["cpu"],
-            memory=desired["memory"],
-            executionRoleArn=desired["executionRoleArn"],
-            containerDefinitions=[container],
-            tags=as_ecs(ctx.aws.tags("Application", env=ctx.obj.env, app=app)),
-        )["taskDefinition"]
-        ctx.reads.remember_task_definition(td)  # revisions are immutable: the next resync need not ask
-        return str(td["taskDefinitionArn"])
-
-    def delete_all(self, ctx: Context, family: str) -> None:
-        for status in ("ACTIVE",):
-            arns = ctx.aws.paginate(
-                "ecs", "list_task_definitions", "taskDefinitionArns", familyPrefix=family, status=status
-            )
-            for arn in arns:
-                if arn.split("/")[-1].rsplit(":", 1)[0] != family:
-                    continue
-                td = ctx.aws.call("ecs", "describe_task_definition", taskDefinition=arn, include=["TAGS"])
-                if is_owned(from_aws(td.get("tags")), ctx.installation_id):
-                    ctx.mutate(
-                        "ecs",
-                        "deregister_task_definition",
-                        resource=f"task-definition {arn}",
-                        taskDefinition=arn,
-                    )
+def _routed(spec: dict[str, Any]) -> bool:
+    """Whether the app is behind the environment's load balancer (when it has one): public servers."""
+    return bool(spec.get("type", "server") == "server" and spec.get("visibility", "public") == "public")
 
 
 class Service:
@@ -294,9 +210,16 @@ class Service:
 
     @staticmethod
     def desired(
-        ctx: Context, env: dict[str, Any], td_arn: str, sg_id: str, tg_arn: str | None
+        ctx: Context,
+        env: dict[str, Any],
+        td_arn: str,
+        sg_id: str,
+        tg_arn: str | None,
+        registry_arn: str | None = None,
     ) -> dict[str, Any]:
-        port = ctx.obj.spec["resources"]["network"]["bind_port"]
+        """With autoscaling, `desiredCount` is None: the autoscaler owns it (see controllers.scaling)."""
+        spec = ctx.obj.spec
+        port = port_of(spec)
         balancers = (
             [
                 {
@@ -311,7 +234,8 @@ class Service:
         return {
             "loadBalancers": balancers,
             "taskDefinition": td_arn,
-            "desiredCount": ctx.obj.spec.get("replicas", 1),
+            "desiredCount": None if spec.get("autoscaling") else spec.get("replicas", 1),
+            "serviceRegistries": [{"registryArn": registry_arn}] if registry_arn else [],
             "subnets": sorted(env["subnet_ids"]),
             "securityGroups": [sg_id],
             "assignPublicIp": "ENABLED",
@@ -329,6 +253,9 @@ class Service:
             ],
             "taskDefinition": svc.get("taskDefinition"),
             "desiredCount": svc.get("desiredCount"),
+            "serviceRegistries": [
+                {"registryArn": r.get("registryArn")} for r in svc.get("serviceRegistries") or []
+            ],
             "subnets": sorted(vpc.get("subnets", [])),
             "securityGroups": sorted(vpc.get("securityGroups", [])),
             "assignPublicIp": vpc.get("assignPublicIp"),
@@ -339,7 +266,8 @@ class Service:
         if observed is None:
             return [Change(self.name, "create", {k: (None, v) for k, v in desired.items()})]
         current = self.observed_fields(observed)
-        fields = {k: (current.get(k), v) for k, v in desired.items() if current.get(k) != v}
+        # a desired value of None is not ours to set (the autoscaler's desired count)
+        fields = {k: (current.get(k), v) for k, v in desired.items() if v is not None and current.get(k) != v}
         return [Change(f"service {observed['serviceName']}", "update", fields)] if fields else []
 
     def apply(
@@ -355,7 +283,6 @@ class Service:
         params: dict[str, Any] = {
             "loadBalancers": desired["loadBalancers"],
             "taskDefinition": desired["taskDefinition"],
-            "desiredCount": desired["desiredCount"],
             "networkConfiguration": {
                 "awsvpcConfiguration": {
                     "subnets": desired["subnets"],
@@ -371,6 +298,12 @@ class Service:
         }
         if desired["loadBalancers"]:
             params["healthCheckGracePeriodSeconds"] = HEALTH_CHECK_GRACE_SECONDS
+        if desired["serviceRegistries"] or (observed or {}).get("serviceRegistries"):
+            params["serviceRegistries"] = desired["serviceRegistries"]
+        if desired["desiredCount"] is not None:
+            params["desiredCount"] = desired["desiredCount"]
+        elif observed is None:  # autoscaled: start at its minimum, then it is the autoscaler's
+            params["desiredCount"] = ctx.obj.spec["autoscaling"].get("min", 1)
         if observed is None:
             ctx.mutate(
                 "ecs",
@@ -420,22 +353,61 @@ class ApplicationController:
             RolloutTracker(),
         )
         self.routing = Routing()
+        self.exec_role, self.task_role = AppRole("exec"), AppRole("task")
+        self.discovery, self.scaling = Discovery(), Scaling()
 
-    def _observe(self, ctx: Context, env: dict[str, Any]) -> dict[str, Any]:
+    def _roles(self, ctx: Context, *, act: bool) -> tuple[list[Change], dict[str, str | None], list[Any]]:
+        """The app's own roles: changes, ARNs (made when `act`, else a placeholder for a new one), and the
+        roles to delete once the service no longer uses them."""
+        changes: list[Change] = []
+        arns: dict[str, str | None] = {}
+        unwanted = []
+        for role, desired in (
+            (self.exec_role, execution_role_desired(ctx)),
+            (self.task_role, task_role_desired(ctx)),
+        ):
+            # a resync of an app without own roles asks IAM nothing (resyncs are budgeted, see reads.py);
+            # a deployment looks, to remove a role the spec no longer asks for
+            observed = role.observe(ctx) if desired is not None or ctx.record is not None else None
+            found = role.diff(desired, observed)
+            changes += found
+            if desired is None:
+                arns[role.purpose] = None
+                if observed is not None:
+                    unwanted.append((role, observed))
+            elif act and found:
+                arns[role.purpose] = role.apply(ctx, desired, observed)
+            else:
+                arns[role.purpose] = observed["arn"] if observed else f"(new {role.purpose} role)"
+        return changes, arns, unwanted
+
+    def _observe(self, ctx: Context, env: dict[str, Any], roles: dict[str, str | None]) -> dict[str, Any]:
         previous = ctx.obj.status.get("outputs") or {}  # routing left behind only if the app had a URL
-        td_desired = self.td.desired(ctx, env)
+        spec = ctx.obj.spec
+        td_desired = self.td.desired(ctx, env, roles)
         service = self.service.observe(ctx, env["cluster_arn"])
+        listener = bool(env.get("https_listener_arn"))
+        private = spec.get("visibility") == "private"
+        rid = resource_id(env["cluster_arn"], naming.service(ctx.obj.name))
         return {
             "sg": self.sg.observe(ctx, env),
             "td_desired": td_desired,
             "td": self.td.observe(ctx, td_desired, service.get("taskDefinition") if service else None),
             "service": service,
-            "routing": self.routing.observe(ctx, env) if env.get("https_listener_arn") else None,
+            "routing": self.routing.observe(ctx, env) if listener and _routed(spec) else None,
+            # routing of an app that was a public server before (`type` or `visibility` changed)
+            "unrouted": self.routing.observe(ctx, env) if listener and not _routed(spec) else None,
             "leftovers": self.routing.leftovers(ctx, env, previous) if previous.get("url") else {},
+            "discovery": self.discovery.observe(ctx) if private or previous.get("internal_name") else None,
+            "scaling": self.scaling.observe(ctx, rid)
+            if service is not None and (spec.get("autoscaling") or ctx.record is not None)
+            else None,
+            "rid": rid,
         }
 
     def _changes(self, ctx: Context, env: dict[str, Any], seen: dict[str, Any]) -> list[Change]:
-        changes = self.sg.diff(self.sg.desired(ctx.obj.spec, env), seen["sg"])
+        spec = ctx.obj.spec
+        changes = self.sg.diff(self.sg.desired(spec, env), seen["sg"])
         td_changes = self.td.diff(seen["td_desired"], seen["td"])
         changes += td_changes
         td_arn = seen["td"]["arn"] if seen["td"] and not td_changes else "(new revision)"
@@ -444,13 +416,25 @@ class ApplicationController:
         if seen["routing"] is not None:
             changes += self.routing.diff(ctx, env, seen["routing"])
             tg_arn = (seen["routing"]["tg"] or {}).get("arn", "(new target group)")
-        changes += self.service.diff(self.service.desired(ctx, env, td_arn, sg_id, tg_arn), seen["service"])
+        if seen["unrouted"] and any(seen["unrouted"].values()):
+            changes.append(Change("routing", "delete"))
+        registry = None
+        if seen["discovery"] is not None:
+            private = spec.get("visibility") == "private"
+            changes += self.discovery.diff(private, seen["discovery"])
+            service = seen["discovery"]["service"]
+            registry = (service["arn"] if service else "(new service-discovery service)") if private else None
+        changes += self.service.diff(
+            self.service.desired(ctx, env, td_arn, sg_id, tg_arn, registry), seen["service"]
+        )
+        changes += self.scaling.diff(self.scaling.desired(spec, env, tg_arn), seen["scaling"])
         return changes + self.routing.diff_leftovers(ctx, seen["leftovers"])
 
     def plan(self, ctx: Context) -> list[Change]:
         env = _env_outputs(ctx)
         with _environment_may_be_gone(ctx):
-            return self._changes(ctx, env, self._observe(ctx, env))
+            role_changes, roles, _ = self._roles(ctx, act=False)
+            return role_changes + self._changes(ctx, env, self._observe(ctx, env, roles))
 
     def reconcile(self, ctx: Context) -> Result:
         env = _env_outputs(ctx)
@@ -462,10 +446,12 @@ class ApplicationController:
         if rolling:
             return self._track(ctx, env, rolling)
         _preflight(ctx)
-        seen = self._observe(ctx, env)
+        spec = ctx.obj.spec
+        _, roles, unwanted_roles = self._roles(ctx, act=True)
+        seen = self._observe(ctx, env, roles)
         sg_id = (
             self.sg.apply(ctx, env, seen["sg"])
-            if self.sg.diff(self.sg.desired(ctx.obj.spec, env), seen["sg"])
+            if self.sg.diff(self.sg.desired(spec, env), seen["sg"])
             else seen["sg"]["id"]
         )
         tg_arn = None
@@ -475,23 +461,40 @@ class ApplicationController:
                 if self.routing.diff(ctx, env, seen["routing"])
                 else seen["routing"]["tg"]["arn"]
             )
+        private = spec.get("visibility") == "private"
+        registry = self.discovery.apply(ctx, env, seen["discovery"]) if private else None
         td_arn = (
             self.td.register(ctx, seen["td_desired"])
             if self.td.diff(seen["td_desired"], seen["td"])
             else seen["td"]["arn"]
         )
-        desired = self.service.desired(ctx, env, td_arn, sg_id, tg_arn)
+        desired = self.service.desired(ctx, env, td_arn, sg_id, tg_arn, registry)
         # `--force`: a new ECS deployment even when nothing differs (upstream reported success without one)
         force = ctx.record is not None and ctx.record.cause == Cause.REDEPLOY and seen["service"] is not None
         if force or self.service.diff(desired, seen["service"]):
             self.service.apply(ctx, env["cluster_arn"], desired, seen["service"], force=force)
-            ctx.emit("info", f"Rolling out {_shown(ctx.obj.spec)} ({td_arn.split('/')[-1]}).")
-        if seen["leftovers"]:  # after the service let go of its old target group
-            self.routing.delete_leftovers(ctx, seen["leftovers"])
+            ctx.emit("info", f"Rolling out {_shown(spec)} ({td_arn.split('/')[-1]}).")
+        scaling = self.scaling.desired(spec, env, tg_arn)
+        observed_scaling = seen["scaling"] if seen["service"] is not None else None
+        if self.scaling.diff(scaling, observed_scaling):
+            self.scaling.apply(ctx, seen["rid"], scaling, observed_scaling)
+        self._drop_unused(ctx, env, seen, unwanted_roles)
         ctx.progress["rollout_task_definition"] = td_arn
         if tg_arn:
             ctx.progress["target_group"] = tg_arn
         return self._track(ctx, env, td_arn)
+
+    def _drop_unused(self, ctx: Context, env: dict[str, Any], seen: dict[str, Any], roles: list[Any]) -> None:
+        """What the app no longer uses, once the service let go of it: old routing, a Cloud Map service
+        of an app no longer private, a role the spec no longer asks for."""
+        if seen["leftovers"]:
+            self.routing.delete_leftovers(ctx, seen["leftovers"])
+        if seen["unrouted"] and any(seen["unrouted"].values()):
+            self.routing.delete(ctx, env)
+        if seen["discovery"] is not None and ctx.obj.spec.get("visibility") != "private":
+            self.discovery.delete(ctx, seen["discovery"])
+        for role, observed in roles:
+            role.delete(ctx, observed)
 
     def _track(self, ctx: Context, env: dict[str, Any], td_arn: str) -> Result:
         svc = self.service.observe(ctx, env["cluster_arn"])
@@ -505,7 +508,11 @@ class ApplicationController:
         tg_arn = ctx.progress.get("target_group")
         if state.done and tg_arn:
             counts = self.routing.health(ctx, tg_arn)
-            wanted = ctx.obj.spec.get("replicas", 1)
+            wanted = (
+                svc.get("desiredCount", 1)
+                if ctx.obj.spec.get("autoscaling")
+                else ctx.obj.spec.get("replicas", 1)
+            )
             if counts.get("healthy", 0) < wanted:
                 seen = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none registered"
                 return Wait(
@@ -533,11 +540,14 @@ class ApplicationController:
             "image_digest": ctx.obj.spec.get("image_digest"),
             "log_group": env.get("log_group"),
             "url": f"https://{naming.hostname(ctx.obj.env or '', ctx.obj.name, env['domain'])}"
-            if env.get("domain")
+            if env.get("domain") and _routed(ctx.obj.spec)
             else None,
             # where the app's DNS record lives, so it can be removed if the environment drops its domain
             "domain": env.get("domain"),
             "zone_id": env.get("zone_id"),
+            "internal_name": naming.internal_name(ctx.obj.env or "", ctx.obj.name)
+            if ctx.obj.spec.get("visibility") == "private"
+            else None,
         }
 
     def restore(self, ctx: Context, good: Record | None) -> str:
@@ -568,15 +578,21 @@ class ApplicationController:
         env_obj = ctx.lookup("Environment", None, ctx.obj.env or "")
         env = env_obj.status.get("outputs", {}) if env_obj else {}
         if env.get("cluster_arn"):
+            self.scaling.delete(ctx, resource_id(env["cluster_arn"], naming.service(ctx.obj.name)))
             svc = self.service.observe(ctx, env["cluster_arn"])
             if svc is not None:
                 self.service.delete(ctx, env["cluster_arn"], svc)
+        self.discovery.delete(ctx, self.discovery.observe(ctx))
         if env.get("https_listener_arn") or env.get("zone_id"):
             self.routing.delete(ctx, env)
         self.routing.delete_leftovers(
             ctx, self.routing.leftovers(ctx, env, ctx.obj.status.get("outputs") or {})
         )
         self.td.delete_all(ctx, naming.task_family(ctx.installation_id, ctx.obj.env or "", ctx.obj.name))
+        for role in (self.exec_role, self.task_role):
+            observed = role.observe(ctx)
+            if observed is not None:
+                role.delete(ctx, observed)
         if env.get("vpc_id"):
             sg = self.sg.observe(ctx, env)
             if sg is not None:

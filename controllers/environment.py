@@ -13,6 +13,7 @@ from cloudfauj.aws import AwsError, as_ec2, as_ecs, from_aws, is_owned
 from cloudfauj.errors import PermanentError
 from controllers import naming
 from controllers.base import Change, Context, Done, Result, Wait
+from controllers.discovery import delete_namespace
 from controllers.loadbalancer import LoadBalancing, domain_outputs
 from controllers.network import InternetGateway, RouteTable, Subnets, Vpc
 
@@ -331,6 +332,7 @@ class EnvironmentController:
         balancing = self.lb.observe(ctx, state)
         if balancing["alb"] is not None or balancing["sg"] is not None:
             self.lb.delete(ctx, balancing)
+        delete_namespace(ctx, ctx.obj.name)  # private apps' names (controllers.discovery), once they are gone
         for sub in (self.logs, self.role, self.cluster):
             observed = sub.observe(ctx, state)
             if observed is not None:

@@ -11,7 +11,8 @@ first, then environments, then domains. It never writes a second teardown.
 
 Where orphans are looked for (moto's Resource Groups Tagging API misses some types, and AWS's misses IAM):
 the tagging API filtered on `cloudfauj:managed-by` (network, ECS, load balancers, target groups,
-certificates, log groups), IAM roles under our path, and Route53 hosted zones (by their tags, or — for a
+certificates, log groups), IAM roles under our path (environments' and applications' roles), Cloud Map
+namespaces and services, and Route53 hosted zones (by their tags, or — for a
 zone a crash left untagged — by our CallerReference). ECS keeps deleted services, clusters and task
 definitions describable; those are not orphans.
 """
@@ -126,6 +127,7 @@ def _tagged(aws: Gateway) -> list[tuple[str, dict[str, str]]]:
         tags = from_aws(aws.call("iam", "list_role_tags", RoleName=role["RoleName"]).get("Tags"))
         if is_owned(tags, mine):
             items.append((role["Arn"], tags))
+    items += _discovery_tagged(aws)
     for zone in aws.paginate("route53", "list_hosted_zones", "HostedZones"):
         zone_id = zone["Id"].rsplit("/", 1)[-1]
         tags = from_aws(
@@ -143,8 +145,25 @@ def _tagged(aws: Gateway) -> list[tuple[str, dict[str, str]]]:
     return items
 
 
+def _discovery_tagged(aws: Gateway) -> list[tuple[str, dict[str, str]]]:
+    """Cloud Map namespaces (an environment's) and services (a private app's): AWS's tagging API lists
+    them, moto's does not, so they are asked for here (an ARN found twice counts once)."""
+    found = []
+    namespaces = aws.paginate("servicediscovery", "list_namespaces", "Namespaces")
+    services = aws.paginate("servicediscovery", "list_services", "Services") if namespaces else []
+    for item in [*namespaces, *services]:
+        tags = from_aws(
+            aws.call("servicediscovery", "list_tags_for_resource", ResourceARN=item["Arn"]).get("Tags")
+        )
+        if is_owned(tags, aws.installation_id):
+            found.append((str(item["Arn"]), tags))
+    return found
+
+
 def _deleted(aws: Gateway, arn: str) -> bool:
     """ECS keeps deleted clusters and services, and deregistered task definitions, describable."""
+    if resource_type(arn).split(":")[0] != "ecs":  # a Cloud Map `:service/` is not an ECS service
+        return False
     try:
         if ":task-definition/" in arn:
             td = aws.call("ecs", "describe_task_definition", taskDefinition=arn)["taskDefinition"]

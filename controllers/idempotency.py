@@ -44,6 +44,9 @@ ALREADY_EXISTS = frozenset(
         "DuplicateListener",
         "PriorityInUse",  # ELBv2 listener rule priority
         "HostedZoneAlreadyExists",  # Route53, for a CallerReference already used
+        "NamespaceAlreadyExists",  # Cloud Map namespace of that name
+        "ConflictingDomainExists",  # Cloud Map: a namespace of that VPC and name is being created
+        "ServiceAlreadyExists",  # Cloud Map service of that name in the namespace
     }
 )
 

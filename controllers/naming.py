@@ -37,6 +37,22 @@ def execution_role(installation_id: str, env: str) -> str:
     return f"cf-{short_id(installation_id)}-{dns(env)}-exec"
 
 
+def app_role(installation_id: str, env: str, app: str, purpose: str) -> str:
+    """An application's own IAM role: `exec` (reads its secrets when a task starts) or `task` (what its
+    code may do). Within IAM_ROLE_MAX: environment and application names fit a target group's 32."""
+    return f"cf-{short_id(installation_id)}-{dns(env)}-{dns(app)}-{purpose}"
+
+
+def namespace(env: str) -> str:
+    """The environment's private DNS namespace (Cloud Map), resolvable only inside its VPC."""
+    return f"{dns(env)}.internal"
+
+
+def internal_name(env: str, app: str) -> str:
+    """A private application's stable name inside its environment's VPC."""
+    return f"{dns(app)}.{namespace(env)}"
+
+
 def log_group(env: str) -> str:
     return f"/cloudfauj/{env}"
 

@@ -97,6 +97,12 @@ class ApplyRequest(_Body):
     )
     source: str | None = Field(None, max_length=1000, description="Free text, e.g. a git SHA and CI URL.")
     force: bool = Field(False, description="Open a record even for unchanged objects.")
+    variables: dict[str, str] | None = Field(
+        None,
+        max_length=200,
+        description="Environment variables for every application applied (`--var KEY=VALUE`); they "
+        "override the files' `variables` of the same name.",
+    )
 
 
 class _Query(BaseModel):

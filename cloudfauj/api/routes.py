@@ -131,6 +131,7 @@ async def apply(request: Request, _: m.NoQuery) -> Response:
         sources,
         env=body.env,
         image=body.image,
+        variables=body.variables,
         deadline_seconds=body.deadline_seconds,
         source=body.source,
         force=body.force,
@@ -144,7 +145,14 @@ async def diff(request: Request, _: m.NoQuery) -> Response:
     body = await read_body(request, m.ApplyRequest)
     sources = [Source(name=s.name, text=s.content) for s in body.sources]
     return await _call(
-        request, "diff", sources, env=body.env, image=body.image, force=body.force, role=_role_of(request)
+        request,
+        "diff",
+        sources,
+        env=body.env,
+        image=body.image,
+        variables=body.variables,
+        force=body.force,
+        role=_role_of(request),
     )
 
 

@@ -79,6 +79,7 @@ class FakeService:
         force: bool,
         initiator: str | None,
         role: Role = Role.ADMIN,
+        variables: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         with self._lock:
             self.calls.append(
@@ -92,6 +93,7 @@ class FakeService:
                         "deadline_seconds": deadline_seconds,
                         "source": source,
                         "initiator": initiator,
+                        "variables": variables,
                     },
                 )
             )
@@ -123,6 +125,7 @@ class FakeService:
         image: str | None,
         force: bool = False,
         role: Role = Role.ADMIN,
+        variables: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Canned plans: one resource per object, named after its kind, whose fields are the spec's."""
         with self._lock:

@@ -76,7 +76,14 @@ COLUMNS: dict[str, list[Column]] = {
         ("NAME", _meta("name")),
         ("IMAGE", lambda o: o["spec"].get("image")),
         ("PHASE", lambda o: o["status"]["phase"]),
-        ("URL", lambda o: o["status"].get("outputs", {}).get("url")),
+        # a private app's name inside its environment's VPC, where a public one has a URL
+        (
+            "URL",
+            lambda o: (
+                (o["status"].get("outputs") or {}).get("url")
+                or (o["status"].get("outputs") or {}).get("internal_name")
+            ),
+        ),
     ],
     "Domain": [("NAME", _meta("name")), ("PHASE", lambda o: o["status"]["phase"])],
     "Deployment": [

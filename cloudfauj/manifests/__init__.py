@@ -10,6 +10,8 @@ the controllers read the specs back. Nothing here touches AWS, HTTP or the store
     parse.py     parse_sources(): all of the above for a batch, plus duplicates and name collisions
     names.py     naming rules (object names, DNS names, AWS-name collisions)
     sizing.py    Fargate CPU/memory rounding
+    workload.py  what an application runs with: variables, secrets, task role, process, scaling
+    references.py  the secret references an application may name
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ from cloudfauj.manifests.models import (
     Resources,
 )
 from cloudfauj.manifests.names import app_collision_key, env_collision_key
-from cloudfauj.manifests.parse import ParsedDocument, describe, parse_sources
+from cloudfauj.manifests.parse import ParsedDocument, describe, parse_sources, workload_problems
+from cloudfauj.manifests.references import SecretReference, parse_reference
 from cloudfauj.manifests.sizing import FARGATE_SIZES, fargate_size
 
 __all__ = [
+    "SecretReference",
+    "parse_reference",
+    "workload_problems",
     "API_VERSION",
     "FARGATE_SIZES",
     "KINDS",

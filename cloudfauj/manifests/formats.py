@@ -27,7 +27,21 @@ KIND_KEYS = ("apiVersion", "kind", "metadata", "spec")
 UPSTREAM_KEYS: dict[str, tuple[str, ...]] = {
     "Domain": ("dns_service", "cert_authority"),
     "Environment": ("network", "orchestrator", "domain", "load_balancer"),
-    "Application": ("type", "visibility", "resources", "healthcheck", "replicas"),
+    "Application": (
+        "type",
+        "visibility",
+        "resources",
+        "healthcheck",
+        "replicas",
+        "variables",
+        "secrets",
+        "task_role",
+        "command",
+        "entrypoint",
+        "stop_timeout",
+        "platform",
+        "autoscaling",
+    ),
 }
 #: Canonical fields that a flag can supply.
 FLAGS = {"metadata.env": "--env", "spec.image": "--image"}
@@ -88,8 +102,29 @@ class Canonical:
     problems: list[Problem] = field(default_factory=list)  # found while converting
 
 
-def canonicalize(doc: RawDocument, *, env: str | None, image: str | None) -> Canonical | Problem:
+def canonicalize(
+    doc: RawDocument, *, env: str | None, image: str | None, variables: dict[str, str] | None = None
+) -> Canonical | Problem:
     """The canonical form of one document, or the problem that prevents reading it as a manifest."""
+    canonical = _canonicalize(doc, env=env, image=image)
+    if variables and isinstance(canonical, Canonical) and canonical.kind == "Application":
+        _set_variables(canonical, variables)
+    return canonical
+
+
+def _set_variables(canonical: Canonical, variables: dict[str, str]) -> None:
+    """--var KEY=VALUE: CI sets what only it knows (a version, a build URL) without editing the file."""
+    spec = canonical.data.get("spec")
+    if not isinstance(spec, dict):
+        return
+    written = spec.get("variables")
+    if written is None:
+        spec["variables"] = dict(variables)
+    elif isinstance(written, dict):  # anything else is reported as the file wrote it
+        spec["variables"] = {**written, **variables}
+
+
+def _canonicalize(doc: RawDocument, *, env: str | None, image: str | None) -> Canonical | Problem:
     locator = Locator(doc.file, doc.index, doc.tree, doc.line)
     data = to_plain(doc.tree)
     if not isinstance(data, dict):

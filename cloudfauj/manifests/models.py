@@ -18,24 +18,20 @@ silently truncated or stringified.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
-    ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_serializer,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from cloudfauj.manifests.names import (
     app_name_problems,
@@ -45,6 +41,17 @@ from cloudfauj.manifests.names import (
     shown,
 )
 from cloudfauj.manifests.sizing import cpu_problem, fargate_size, memory_problem
+from cloudfauj.manifests.types import (
+    MAX_REPLICAS,
+    Int,
+    StrictModel,
+    Text,
+    blank_to_none,
+    raise_rule_errors,
+    rule_error,
+    without_empty,
+)
+from cloudfauj.manifests.workload import Autoscaling, Platform, TaskRole, command_line, environment_problems
 
 __all__ = [
     "API_VERSION",
@@ -64,58 +71,10 @@ __all__ = [
 API_VERSION = "cloudfauj.dev/v1"
 Kind = Literal["Domain", "Environment", "Application"]
 KINDS: tuple[str, ...] = ("Domain", "Environment", "Application")
-RULE_ERROR = "cloudfauj"  # the pydantic error type of every rule below
-MAX_REPLICAS = 100  # a sane ceiling for one service; ECS itself allows far more
-_DIGITS = re.compile(r"[+-]?[0-9]{1,18}")  # longer strings stay strings: "must be an integer"
-
-
-def _digits_to_int(value: object) -> object:
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        return int(value)
-    return value
-
-
-def _int_to_text(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def _blank_to_none(value: object) -> object:
-    # Upstream treats a blank domain as "no domain"; `domain: ""` or `domain:` must not mean a domain.
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-Int = Annotated[int, BeforeValidator(_digits_to_int)]
-Text = Annotated[str, BeforeValidator(_int_to_text)]
-
-
-def rule_error(message: str) -> PydanticCustomError:
-    return PydanticCustomError(RULE_ERROR, "{message}", {"message": message})
-
-
-def raise_rule_errors(title: str, errors: Iterable[tuple[str, str | None, object]]) -> None:
-    """Raise every (field, message, value) at once, each located at its field of the model validated.
-
-    A message of None means the field is missing: pydantic's own "missing" error, so that it is
-    explained like any other missing field.
-    """
-    details = [
-        InitErrorDetails(type=rule_error(m) if m is not None else "missing", loc=(f,), input=v)
-        for f, m, v in errors
-    ]
-    if details:
-        raise ValidationError.from_exception_data(title, details)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
 DriftPolicy = Literal["correct", "report"]
 
 
-class _Reconciled(_Model):
+class _Reconciled(StrictModel):
     """A spec the reactor keeps in line with AWS. Its `drift` field says what a resync does when AWS differs:
     `correct` it, or only `report` it; unset, the server's default (`--drift`) applies. Unset, it is
     left out of the stored spec, so specs stored before the field existed compare equal."""
@@ -128,12 +87,12 @@ class _Reconciled(_Model):
         return data
 
 
-class Metadata(_Model):
+class Metadata(StrictModel):
     name: Text
     env: Text | None = None
 
 
-class DomainSpec(_Model):
+class DomainSpec(StrictModel):
     dns_service: Literal["aws_route53"] = "aws_route53"
     cert_authority: Literal["aws_acm"] = "aws_acm"
 
@@ -141,8 +100,8 @@ class DomainSpec(_Model):
 class EnvironmentSpec(_Reconciled):
     network: Literal["aws"] = "aws"
     orchestrator: Literal["aws_ecs_fargate"] = "aws_ecs_fargate"
-    domain: Annotated[Text | None, BeforeValidator(_blank_to_none)] = None
-    load_balancer: Annotated[Literal["aws_alb"] | None, BeforeValidator(_blank_to_none)] = None
+    domain: Annotated[Text | None, BeforeValidator(blank_to_none)] = None
+    load_balancer: Annotated[Literal["aws_alb"] | None, BeforeValidator(blank_to_none)] = None
     drift: DriftPolicy | None = None
 
     @field_validator("domain")
@@ -163,8 +122,16 @@ class EnvironmentSpec(_Reconciled):
         return self
 
 
-class HealthCheck(_Model):
+class HealthCheck(StrictModel):
+    """`path`: the load balancer's health check of a server; `command` and its timings: the container's
+    own health check (ECS runs it in the container), for any type of application."""
+
     path: Text = "/"
+    command: Text | list[Text] | None = None
+    interval: Annotated[Int, Field(ge=5, le=300)] | None = None
+    timeout: Annotated[Int, Field(ge=2, le=60)] | None = None
+    retries: Annotated[Int, Field(ge=1, le=10)] | None = None
+    start_period: Annotated[Int, Field(ge=0, le=300)] | None = None
 
     @field_validator("path")
     @classmethod
@@ -176,18 +143,52 @@ class HealthCheck(_Model):
             )
         return path
 
+    @field_validator("command")
+    @classmethod
+    def _command_for_ecs(cls, command: str | list[str] | None) -> list[str] | None:
+        # ECS wants ["CMD-SHELL", "a shell line"] or ["CMD", executable, args...]; a string is a shell line.
+        if command is None:
+            return None
+        if isinstance(command, str):
+            command = ["CMD-SHELL", command]
+        elif command and command[0] not in ("CMD", "CMD-SHELL"):
+            command = ["CMD", *command]
+        if len(command) < 2 or not all(part.strip() for part in command[1:2]):
+            raise rule_error("must be a command to run, e.g. 'curl -f http://localhost/ || exit 1'")
+        return command
 
-class NetworkResources(_Model):
+    @model_validator(mode="after")
+    def _timings_need_command(self) -> HealthCheck:
+        timings = [
+            f for f in ("interval", "timeout", "retries", "start_period") if getattr(self, f) is not None
+        ]
+        if timings and self.command is None:
+            raise_rule_errors(
+                "HealthCheck",
+                [(f, "is a timing of the container health check: set 'command' too", None) for f in timings],
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return without_empty(handler(self), ("command", "interval", "timeout", "retries", "start_period"))
+
+
+class NetworkResources(StrictModel):
     bind_port: Annotated[Int, Field(ge=1, le=65535)]
 
 
-class Resources(_Model):
+class Resources(StrictModel):
     """CPU units and MiB as requested; validation rounds them up to a Fargate size (see sizing.py),
     so the stored spec shows the size that runs, and 100/600 and 256/1024 are the same spec."""
 
     cpu: Int
     memory: Int
-    network: NetworkResources
+    network: NetworkResources | None = None  # a server's port; a worker has none
+
+    @model_serializer(mode="wrap")
+    def _without_network(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return without_empty(handler(self), ("network",))
 
     # Field validators, not one model validator, so that a size problem is reported even when
     # another field of the mapping is wrong too.
@@ -213,14 +214,35 @@ class Resources(_Model):
         return self
 
 
+_NEW_APP_FIELDS = (
+    "variables",
+    "secrets",
+    "task_role",
+    "command",
+    "entrypoint",
+    "stop_timeout",
+    "platform",
+    "autoscaling",
+)
+
+
 class ApplicationSpec(_Reconciled):
     image: Text
-    type: Literal["server"] = "server"
-    visibility: Literal["public"] = "public"
+    type: Literal["server", "worker"] = "server"
+    visibility: Literal["public", "private"] = "public"
     healthcheck: HealthCheck = Field(default_factory=HealthCheck)
     resources: Resources
     replicas: Annotated[Int, Field(ge=0, le=MAX_REPLICAS)] = 1
     drift: DriftPolicy | None = None
+    # issue 9 (workload.py): left out of the stored spec when unset, so older specs compare equal
+    variables: dict[str, Text] = Field(default_factory=dict)
+    secrets: dict[str, Text] = Field(default_factory=dict)
+    task_role: TaskRole | None = None
+    command: Text | list[Text] | None = None
+    entrypoint: Text | list[Text] | None = None
+    stop_timeout: Annotated[Int, Field(ge=2, le=120)] | None = None
+    platform: Platform | None = None
+    autoscaling: Autoscaling | None = None
 
     @field_validator("image")
     @classmethod
@@ -231,6 +253,69 @@ class ApplicationSpec(_Reconciled):
                 f"must be an image reference without spaces (e.g. 'repo:tag'), not {shown(image)}"
             )
         return image
+
+    @field_validator("command", "entrypoint")
+    @classmethod
+    def _as_list(cls, value: str | list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        try:
+            parts = command_line(value)
+        except ValueError as e:  # shlex: an unclosed quote
+            raise rule_error(f"cannot be split into words ({e}); write it as a list") from e
+        if not parts:
+            raise rule_error("must not be empty")
+        return parts
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ApplicationSpec:
+        raise_rule_errors("ApplicationSpec", self._problems())
+        return self
+
+    def _problems(self) -> Iterator[tuple[str, str | None, object]]:
+        network = self.resources.network
+        if self.type == "server" and network is None:
+            yield "resources.network", None, None
+        if self.type == "worker":
+            if network is not None:
+                yield (
+                    "resources.network.bind_port",
+                    "is only for servers: a worker takes no traffic, so it has no port "
+                    "(remove 'network', or use 'type: server')",
+                    network.bind_port,
+                )
+            if "path" in self.healthcheck.model_fields_set:
+                yield (
+                    "healthcheck.path",
+                    "is the load balancer's check of a server; a worker has none "
+                    "(use 'healthcheck.command' for a container health check)",
+                    self.healthcheck.path,
+                )
+        scaling = self.autoscaling
+        if scaling is not None and "replicas" in self.model_fields_set:
+            yield (
+                "replicas",
+                "cannot be set with autoscaling, which owns the count: set autoscaling.min",
+                None,
+            )
+        if (
+            scaling is not None
+            and scaling.requests_per_target is not None
+            and (self.type != "server" or self.visibility != "public")
+        ):
+            yield (
+                "autoscaling.requests_per_target",
+                "needs a load balancer: only a public server has one (scale on cpu_target or memory_target)",
+                scaling.requests_per_target,
+            )
+        yield from environment_problems(self.variables, self.secrets)
+
+    @model_serializer(mode="wrap")
+    def _without_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("drift") is None:
+            data.pop("drift", None)
+        return without_empty(data, _NEW_APP_FIELDS)
 
 
 SPEC_BY_KIND: dict[str, type[BaseModel]] = {
@@ -266,7 +351,7 @@ def _metadata_rules(kind: str, meta: Metadata) -> Iterable[tuple[str, str | None
         yield from (("name", p, meta.name) for p in app_name_problems(meta.env, meta.name))
 
 
-class Manifest(_Model):
+class Manifest(StrictModel):
     """One object: `{"apiVersion", "kind", "metadata", "spec"}`; the spec's type follows `kind`."""
 
     apiVersion: Text = API_VERSION  # noqa: N815 - the wire name, as in Kubernetes

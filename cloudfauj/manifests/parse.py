@@ -19,11 +19,12 @@ from cloudfauj.errors import InvalidInput, Problem
 from cloudfauj.manifests.formats import Canonical, Locator, canonicalize
 from cloudfauj.manifests.limits import Budget
 from cloudfauj.manifests.loader import Source, read_documents, read_documents_quickly
-from cloudfauj.manifests.models import Manifest
+from cloudfauj.manifests.models import ApplicationSpec, Manifest
 from cloudfauj.manifests.names import app_collision_key, env_collision_key
 from cloudfauj.manifests.problems import problems_from
+from cloudfauj.manifests.references import parse_reference
 
-__all__ = ["MAX_PROBLEMS", "ParsedDocument", "describe", "parse_sources"]
+__all__ = ["MAX_PROBLEMS", "ParsedDocument", "describe", "parse_sources", "workload_problems"]
 
 MAX_PROBLEMS = 50
 
@@ -63,14 +64,19 @@ class ParsedDocument:
 
 
 def parse_sources(
-    sources: list[Source], *, env: str | None = None, image: str | None = None
+    sources: list[Source],
+    *,
+    env: str | None = None,
+    image: str | None = None,
+    variables: dict[str, str] | None = None,
 ) -> list[ParsedDocument]:
     """Parse and validate every document of every source; raise InvalidInput listing ALL problems found.
 
     `env` and `image` are the --env and --image flags: an upstream `.cloudfauj.yml` names neither, and
     in kind-based Applications `env` fills a missing `metadata.env` and `image` overrides `spec.image`.
+    `variables` (--var) are set in every Application's `variables`, over the file's of the same name.
     """
-    quick = _parse_quickly(sources, env=env, image=image)
+    quick = _parse_quickly(sources, env=env, image=image, variables=variables)
     if quick is not None:
         return quick
     parsed: list[ParsedDocument] = []
@@ -82,7 +88,7 @@ def parse_sources(
         documents, unreadable = read_documents(source, budget)
         problems.extend(unreadable)
         for raw in documents:
-            canonical = canonicalize(raw, env=env, image=image)
+            canonical = canonicalize(raw, env=env, image=image, variables=variables)
             if isinstance(canonical, Problem):
                 problems.append(canonical)
                 continue
@@ -103,7 +109,7 @@ def parse_sources(
 
 
 def _parse_quickly(
-    sources: list[Source], *, env: str | None, image: str | None
+    sources: list[Source], *, env: str | None, image: str | None, variables: dict[str, str] | None
 ) -> list[ParsedDocument] | None:
     """The common case, a batch of plain and valid files, about five times faster: read with libyaml,
     without positions (`read_documents_quickly`). None at the first sign of a problem: then the batch is
@@ -115,22 +121,26 @@ def _parse_quickly(
         if documents is None:
             return None
         for raw in documents:
-            canonical = canonicalize(raw, env=env, image=image)
+            canonical = canonicalize(raw, env=env, image=image, variables=variables)
             if isinstance(canonical, Problem) or canonical.problems:
                 return None
             try:
                 manifest = Manifest.model_validate(canonical.data)
             except ValidationError:
                 return None
-            relocate = functools.partial(_locate, source, raw.index, env=env, image=image)
+            relocate = functools.partial(
+                _locate, source, raw.index, env=env, image=image, variables=variables
+            )
             parsed.append(ParsedDocument(manifest, source.name, raw.index, relocate=relocate))
     return None if batch_problems(parsed) else parsed
 
 
-def _locate(source: Source, index: int, *, env: str | None, image: str | None) -> Locator | None:
+def _locate(
+    source: Source, index: int, *, env: str | None, image: str | None, variables: dict[str, str] | None
+) -> Locator | None:
     documents, _ = read_documents(source)
     raw = next((d for d in documents if d.index == index), None)
-    canonical = canonicalize(raw, env=env, image=image) if raw is not None else None
+    canonical = canonicalize(raw, env=env, image=image, variables=variables) if raw is not None else None
     return canonical.locator if isinstance(canonical, Canonical) else None
 
 
@@ -193,3 +203,29 @@ def _where(doc: ParsedDocument) -> str:
     return ", ".join(
         part for part in (doc.file, f"document {doc.document}", f"line {line}" if line else "") if part
     )
+
+
+def workload_problems(doc: ParsedDocument, *, region: str | None, env_domain: str | None) -> list[Problem]:
+    """An application's checks that need the server: its secrets are in the server's region (ECS reads
+    a task's secrets in the task's region only), and scaling on requests has a load balancer to count
+    them (an environment without a domain has none)."""
+    spec = doc.manifest.spec
+    if not isinstance(spec, ApplicationSpec):
+        return []
+    problems: list[Problem] = []
+    for name, value in spec.secrets.items():
+        ref = parse_reference(value)
+        if ref is not None and region and ref.region is not None and ref.region != region:
+            message = (
+                f"is in region '{ref.region}' but this server deploys to '{region}': ECS reads a task's "
+                "secrets in its own region; copy the secret there"
+            )
+            problems.append(doc.problem(f"spec.secrets.{name}", message))
+    scaling = spec.autoscaling
+    if scaling is not None and scaling.requests_per_target is not None and not env_domain:
+        message = (
+            f"needs a load balancer, and environment '{doc.manifest.metadata.env}' has none (it has no "
+            "domain): scale on cpu_target or memory_target"
+        )
+        problems.append(doc.problem("spec.autoscaling.requests_per_target", message))
+    return problems

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import typing
 from datetime import date
 from typing import Any
 
@@ -18,8 +19,9 @@ from pydantic_core import ErrorDetails
 
 from cloudfauj.errors import Problem
 from cloudfauj.manifests.formats import FLAGS, Locator, quoted
-from cloudfauj.manifests.models import RULE_ERROR, SPEC_BY_KIND, Manifest
+from cloudfauj.manifests.models import SPEC_BY_KIND, Manifest
 from cloudfauj.manifests.names import shown
+from cloudfauj.manifests.types import RULE_ERROR
 
 __all__ = ["allowed_keys", "problems_from"]
 
@@ -96,8 +98,7 @@ def allowed_keys(kind: str | None, parent: tuple[str, ...], *, upstream: bool = 
         if model is Manifest and part == "spec":
             model = SPEC_BY_KIND.get(kind or "")
         elif model is not None and part in model.model_fields:
-            annotation = model.model_fields[part].annotation
-            model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+            model = _model_of(model.model_fields[part].annotation)
         else:
             model = None
         if model is None:
@@ -107,6 +108,14 @@ def allowed_keys(kind: str | None, parent: tuple[str, ...], *, upstream: bool = 
         # An upstream file is the spec plus `name`; its image always comes from --image.
         return ["name", *(key for key in keys if key != "image" or kind != "Application")]
     return keys
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, also when it is optional (`Autoscaling | None`)."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _near(field: str, locator: Locator, kind: str | None) -> tuple[str | None, list[str]]:

@@ -172,6 +172,7 @@ def _update_service(original: Callable[..., Service]) -> Callable[..., Service]:
                 getattr(service, "deployment_configuration", None),
                 list(service.load_balancers or []),
             )
+            old_registries = list(getattr(service, "service_registries", None) or [])
             original(self, props)
             if td_arn:
                 service.task_definition = td_arn  # moto keeps the string as given ("family:2")
@@ -180,12 +181,22 @@ def _update_service(original: Callable[..., Service]) -> Callable[..., Service]:
             if props.get("capacity_provider_strategy"):
                 service.launch_type = None
             deployed = service.deployments[0]["taskDefinition"] if service.deployments else None
-            # like ECS: a new task definition or new load balancers start a deployment
+            # like ECS: a new task definition, new load balancers or new service registries (Cloud Map)
+            # start a deployment
             balancers_changed = (
                 props.get("load_balancers") is not None
                 and list(service.load_balancers or []) != old_balancers
             )
-            redeploy = force or balancers_changed or (td_arn is not None and td_arn != deployed)
+            registries_changed = (
+                props.get("service_registries") is not None
+                and list(getattr(service, "service_registries", None) or []) != old_registries
+            )
+            redeploy = (
+                force
+                or balancers_changed
+                or registries_changed
+                or (td_arn is not None and td_arn != deployed)
+            )
             rollout.on_update(service, self, redeploy=redeploy, old_desired=old_desired)
             return service
 

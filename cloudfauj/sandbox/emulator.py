@@ -6,11 +6,13 @@ through `serve`. Clients (our controllers, the aws CLI, ecs-deploy) reach it onl
 quick; the environment variables moto reads at import time are set by the package's `__init__`.
 
 moto's backends are process-global: two sandboxes in one process share one emulated AWS; each keeps its
-own rollout duration, for the services created through it. Besides the ECS patches (`ecs.py`) and the
-target health of its tasks' targets (`elb.py`), the sandbox injects the one AWS-managed IAM policy the
-product attaches, AmazonECSTaskExecutionRolePolicy, into every IAM backend moto creates (including after
-`POST /moto-api/reset`); loading all of them would cost over a second per reset. With a `FaultPlan`,
-moto's app sits behind the fault injector (`faults.py`): a share of AWS calls is throttled or fails.
+own rollout duration, for the services created through it. Besides the ECS patches (`ecs.py`), the
+target health of its tasks' targets (`elb.py`) and Cloud Map namespace deletion (`discovery.py`), the
+sandbox injects the one AWS-managed IAM policy the product attaches, AmazonECSTaskExecutionRolePolicy,
+into every IAM backend moto creates (including after `POST /moto-api/reset`), and any other AWS-managed
+policy when a role first attaches it (an app's task role); loading all of them would cost over a second
+per reset. With a `FaultPlan`, moto's app sits behind the fault injector (`faults.py`): a share of AWS
+calls is throttled or fails.
 """
 
 from __future__ import annotations
@@ -73,6 +75,35 @@ def _patch_iam() -> None:
             iam.managed_policies.setdefault(policy.arn, policy)
 
 
+@functools.cache
+def _managed_policies() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    data: dict[str, Any] = json.loads(aws_managed_policies_data)
+    return data
+
+
+def _patch_attach() -> None:
+    """An AWS-managed policy that an app's task role attaches (`AmazonS3ReadOnlyAccess`) is loaded when it
+    is first attached, as if it had always been there: loading all of them up front costs a second per
+    reset (see above). An unknown name still fails with NoSuchEntity, as in AWS."""
+    from moto.iam.models import AWSManagedPolicy, IAMBackend
+
+    original = IAMBackend.attach_role_policy
+
+    def attach_role_policy(self: IAMBackend, policy_arn: str, role_name: str) -> None:
+        prefix = f"arn:{self.partition}:iam::aws:policy/"
+        name = policy_arn.rsplit("/", 1)[-1]
+        data = _managed_policies().get(name)
+        if policy_arn.startswith(prefix) and policy_arn not in self.managed_policies and data is not None:
+            policy = AWSManagedPolicy.from_data(name, self.account_id, self.region_name, data)
+            if policy.arn == policy_arn:  # the path matches too
+                self.managed_policies[policy.arn] = policy
+        original(self, policy_arn, role_name)
+
+    IAMBackend.attach_role_policy = attach_role_policy  # type: ignore[method-assign]
+
+
 def _prepare_moto() -> None:
     """Import moto and patch it, once per process (two sandboxes may start from two threads)."""
     global _patched
@@ -81,8 +112,9 @@ def _prepare_moto() -> None:
             return
         from moto import settings
 
-        from cloudfauj.sandbox import ecs, elb, logs
+        from cloudfauj.sandbox import discovery, ecs, elb, logs
 
+        discovery.install()
         ecs.install()
         elb.install()
         logs.install()
@@ -90,6 +122,7 @@ def _prepare_moto() -> None:
         settings.ACM_VALIDATION_WAIT = int(os.environ["MOTO_ACM_VALIDATION_WAIT"])
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access-log line per request
         _patch_iam()
+        _patch_attach()
         _patched = True
 
 

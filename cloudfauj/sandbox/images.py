@@ -208,8 +208,11 @@ def check_image(image: str, *, account: str, region: str) -> ImageCheck:
 
 
 def check_containers(containers: list[dict[str, Any]], *, account: str, region: str) -> Verdict:
-    """Judge a task definition's containers: a pull failure of any container stops the task, an exit
-    only when the container is essential. Containers whose image is unhealthy are named in `unhealthy`."""
+    """Judge a task definition's containers: a pull failure of any container (its image, or a secret it
+    references) stops the task, an exit only when the container is essential. Containers whose image is
+    unhealthy are named in `unhealthy`."""
+    from cloudfauj.sandbox.secrets import missing_secret  # it imports this module
+
     digests: dict[str, str] = {}
     unhealthy: set[str] = set()
     why: Unrunnable | None = None
@@ -220,7 +223,7 @@ def check_containers(containers: list[dict[str, Any]], *, account: str, region: 
             digests[image] = check.digest
         if check.unhealthy:
             unhealthy.add(container.get("name", ""))
-        unrunnable = check.unrunnable
+        unrunnable = check.unrunnable or missing_secret(container, account=account, region=region)
         fatal = unrunnable is not None and (unrunnable.exit_code is None or container.get("essential", True))
         if fatal and why is None:
             why = unrunnable

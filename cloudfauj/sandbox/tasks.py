@@ -23,7 +23,7 @@ from moto.ec2.models import ec2_backends
 from moto.ecs.models import Container, EC2ContainerServiceBackend, Service, Task, TaskDefinition
 from moto.elbv2.models import FakeTargetGroup, elbv2_backends
 
-from cloudfauj.sandbox import elb
+from cloudfauj.sandbox import discovery, elb
 from cloudfauj.sandbox.images import Unrunnable
 
 __all__ = [
@@ -225,6 +225,7 @@ def _register(
     ip = _detail(task, "privateIPv4Address")
     if ip is None:
         return
+    discovery.register_task(service, task, ip, on=on)
     for balanced in target_groups(service):
         group = balanced.group
         if on:

@@ -317,9 +317,10 @@ CASES: dict[str, Case] = {
         ("app.yml", 15, "spec.resources.network.protocol"),
     ),
     "an unknown key of spec.healthcheck": Case(
-        app_file(KIND_APP.replace("    path: /\n", "    path: /\n    interval: 5\n")),
+        # (interval is a key since container health checks; healthy_threshold is the load balancer's, unset)
+        app_file(KIND_APP.replace("    path: /\n", "    path: /\n    healthy_threshold: 5\n")),
         ("unknown key",),
-        ("app.yml", 10, "spec.healthcheck.interval"),
+        ("app.yml", 10, "spec.healthcheck.healthy_threshold"),
     ),
     # -- numbers out of range --------------------------------------------------------------------------
     "a negative cpu": Case(

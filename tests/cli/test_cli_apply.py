@@ -171,3 +171,15 @@ def test_apply_watch_refuses_stdin_and_a_missing_directory(cf: CF) -> None:
     assert r.code == 2 and "cannot watch stdin" in r.err, str(r)
     r = cf("apply", "--watch", "-f", "nowhere/app.yml")
     assert r.code == 2 and "does not exist" in r.err, str(r)
+
+
+def test_var_flags_are_sent_as_variables_and_a_malformed_one_is_refused(
+    cf: CF, server: Server, tmp_path: Path
+) -> None:
+    write(tmp_path / "env.yml", ENV)
+    r = cf("apply", "-f", "env.yml", "--var", "RELEASE=abc", "--var", "URL=https://x/?a=b")
+    assert r.code == 0, str(r)
+    (applied,) = [args for name, args in server.service.calls if name == "apply"]
+    assert applied["variables"] == {"RELEASE": "abc", "URL": "https://x/?a=b"}
+    r = cf("apply", "-f", "env.yml", "--var", "9LIVES")
+    assert r.code == 2 and "--var '9LIVES' is not KEY=VALUE" in r.err, str(r)

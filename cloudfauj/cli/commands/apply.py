@@ -31,6 +31,7 @@ from cloudfauj.cli.commands.common import (
     object_path,
 )
 from cloudfauj.cli.output import Format, label, notice
+from cloudfauj.manifests.workload import ENV_NAME
 
 __all__ = ["apply_files", "delete_object", "register"]
 
@@ -71,6 +72,15 @@ SourceOpt = Annotated[
         help="Where this change comes from (default: the CI commit and run, if any).",
     ),
 ]
+VarOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--var",
+        metavar="KEY=VALUE",
+        show_default=False,
+        help="Set an environment variable of the applications applied (repeatable; over the file's).",
+    ),
+]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Open records even for unchanged objects.")]
 WatchOpt = Annotated[
     bool,
@@ -98,6 +108,7 @@ def apply(
     token: TokenOpt = None,
     dry_run: DryRunOpt = False,
     watch: WatchOpt = False,
+    var: VarOpt = None,
 ) -> None:
     """Apply manifests (upstream files or kind-based documents) and wait for them to converge."""
     run = functools.partial(
@@ -105,6 +116,7 @@ def apply(
         files or [DEFAULT_FILE],
         env=env,
         image=image,
+        variables=parse_vars(var),
         wait=wait,
         timeout=timeout,
         deadline=deadline,
@@ -134,12 +146,14 @@ def deploy(
     output: OutputOpt = Format.table,
     server: ServerOpt = None,
     token: TokenOpt = None,
+    var: VarOpt = None,
 ) -> None:
     """Deploy IMAGE to an environment (upstream's command: apply --config FILE --env ENV --image IMAGE)."""
     code = apply_files(
         [config],
         env=env,
         image=image,
+        variables=parse_vars(var),
         wait=wait,
         timeout=timeout,
         deadline=deadline,
@@ -195,6 +209,7 @@ def apply_files(
     token: str | None,
     after: Callable[[Client, dict[str, Any]], None] | None = None,
     dry_run: bool = False,
+    variables: dict[str, str] | None = None,
 ) -> int:
     """The exit code of applying `files`; `after(client, result)` runs once the records are followed."""
     body = {
@@ -204,6 +219,7 @@ def apply_files(
         "deadline_seconds": deadline,
         "source": source if source is not None else ci_source(),
         "force": force,
+        "variables": variables or None,
     }
     with connect(server, token) as client:
         if dry_run:  # the same body, answered with what it would change; nothing is applied
@@ -236,6 +252,20 @@ def delete_object(
         for record in records:
             notice(f"{label(record)}: deletion requested (record {record['id']})")
         return finish(client, records, wait=wait, timeout=timeout, fmt=output)
+
+
+def parse_vars(given: list[str] | None) -> dict[str, str]:
+    """`--var KEY=VALUE` flags as a mapping (the last of one name wins, as in a shell)."""
+    variables: dict[str, str] = {}
+    for item in given or []:
+        key, sep, value = item.partition("=")
+        if not sep or not ENV_NAME.fullmatch(key):
+            raise InputError(
+                f"--var {item!r} is not KEY=VALUE with an environment variable name as KEY "
+                "(letters, digits and '_', not starting with a digit)."
+            )
+        variables[key] = value
+    return variables
 
 
 def read_sources(files: list[str]) -> list[dict[str, str]]:

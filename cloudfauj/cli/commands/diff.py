@@ -11,7 +11,15 @@ from __future__ import annotations
 import typer
 
 from cloudfauj.cli import diffs
-from cloudfauj.cli.commands.apply import DEFAULT_FILE, EnvOpt, FilesOpt, ImageOpt, read_sources
+from cloudfauj.cli.commands.apply import (
+    DEFAULT_FILE,
+    EnvOpt,
+    FilesOpt,
+    ImageOpt,
+    VarOpt,
+    parse_vars,
+    read_sources,
+)
 from cloudfauj.cli.commands.common import OutputOpt, ServerOpt, TokenOpt, connect
 from cloudfauj.cli.output import Format
 
@@ -27,9 +35,15 @@ def diff(
     output: OutputOpt = Format.table,
     server: ServerOpt = None,
     token: TokenOpt = None,
+    var: VarOpt = None,
 ) -> None:
     """Show what applying the manifests would change in AWS (exit 1 when anything would)."""
-    body = {"sources": read_sources(files or [DEFAULT_FILE]), "env": env, "image": image}
+    body = {
+        "sources": read_sources(files or [DEFAULT_FILE]),
+        "env": env,
+        "image": image,
+        "variables": parse_vars(var) or None,
+    }
     with connect(server, token) as client:
         result = diffs.request(client, body)
     diffs.show(result, output)
