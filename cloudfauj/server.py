@@ -144,10 +144,10 @@ def _serve(
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         await reactor.start()
-        # What start-up loaded (botocore's service models above all) lives as long as the process: out
-        # of the collector's sight, a full collection takes a few ms instead of 50-100 ms, mid-request.
-        await asyncio.to_thread(aws.warm)
-        gc.freeze()
+        # What start-up loads (botocore's service models above all) lives as long as the process: out of
+        # the collector's sight, a full collection takes a few ms instead of 50-100 ms, mid-request.
+        # In the background: serving does not wait for it.
+        freezing = asyncio.create_task(_load_and_freeze(aws), name="gc-freeze")
         _notice(f"cloudfauj: serving on {_url(settings)}")
         syncing = asyncio.create_task(sync.run(), name="sync-dir") if sync else None
         try:
@@ -156,6 +156,8 @@ def _serve(
             if syncing is not None:
                 syncing.cancel()
                 await asyncio.gather(syncing, return_exceptions=True)
+            freezing.cancel()
+            await asyncio.gather(freezing, return_exceptions=True)
             await reactor.stop()
 
     app = create_app(
@@ -189,6 +191,11 @@ def _directory_sync(settings: Settings, service: Service, store: Any) -> Any:
     prune = ", pruning what leaves it" if settings.sync_prune else ""
     _notice(f"cloudfauj: applying the manifests in {sync.directory} at every change{prune}")
     return sync
+
+
+async def _load_and_freeze(aws: Gateway) -> None:
+    await asyncio.to_thread(aws.warm)
+    gc.freeze()
 
 
 def _url(settings: Settings) -> str:

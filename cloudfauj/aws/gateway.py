@@ -45,6 +45,7 @@ def is_read(operation: str) -> bool:
 #: The AWS services the controllers and the API call.
 SERVICES = (
     "acm",
+    "application-autoscaling",
     "ec2",
     "ecr",
     "ecs",
@@ -53,6 +54,7 @@ SERVICES = (
     "logs",
     "resourcegroupstaggingapi",
     "route53",
+    "servicediscovery",
     "sts",
 )
 
