@@ -156,15 +156,15 @@ class Service:
         if workload:
             return workload
         key = app_collision_key(env, name)
-        for other in self.store.list_objects("Application"):
-            if (other.env, other.name) != (env, name) and app_collision_key(
-                other.env or "", other.name
+        for other_env, other_name in self.store.object_names("Application"):
+            if (other_env, other_name) != (env, name) and app_collision_key(
+                other_env or "", other_name
             ) == key:
                 return [
                     d.problem(
                         "metadata.name",
                         f"would get the same AWS names ('{key}') as application "
-                        f"'{other.name}' in environment '{other.env}'; rename one",
+                        f"'{other_name}' in environment '{other_env}'; rename one",
                     )
                 ]
         return []

@@ -298,11 +298,19 @@ def first_mutation(server: Server) -> list[float]:
     return first
 
 
-def apply_client(port: int, token: str, n: int, start_at: float) -> list[float]:
+_barrier: Any = None
+
+
+def _keep_barrier(barrier: Any) -> None:
+    global _barrier
+    _barrier = barrier
+
+
+def apply_client(port: int, token: str, n: int) -> list[float]:
     """One client applying a new image of its own app ten times in a row; the latency of each apply."""
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": token}) as http:
         http.get("/healthz")  # connected before the clock starts
-        time.sleep(max(0.0, start_at - time.time()))
+        _barrier.wait()
         latencies = []
         for i in range(10):
             text = manifest("Application", f"c{n:02d}", APP_SPEC.format(tag=f"{i}"), env="api")
@@ -336,10 +344,10 @@ def api_latency(work: Path, records: int) -> dict[str, tuple[float, float]]:
             # 20 clients as 20 processes (20 CLIs or CI jobs), so that the figure is the server's and
             # not the queueing of 20 client threads for one interpreter.
             token = dict(server.http.headers).get("authorization", "")
-            with multiprocessing.get_context("spawn").Pool(20) as pool:
-                pool.map(abs, range(100))  # the workers are up (each imports this script)
-                start_at = time.time() + 3  # and every client connected before the first request
-                runs = pool.starmap(apply_client, [(server.port, token, n, start_at) for n in range(20)])
+            spawn = multiprocessing.get_context("spawn")
+            ready = spawn.Barrier(20)  # every client started (each imports this script) and connected
+            with spawn.Pool(20, initializer=_keep_barrier, initargs=(ready,)) as pool:
+                runs = pool.starmap(apply_client, [(server.port, token, n) for n in range(20)])
             applies = [t for run in runs for t in run]
             return {"list": percentiles(lists), "apply": percentiles(applies), "first": percentiles(first)}
         finally:

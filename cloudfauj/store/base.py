@@ -85,6 +85,10 @@ class Store(ABC):
         """Objects ordered by (env, name); `after` is the previous page's last `env/name`."""
 
     @abstractmethod
+    def object_names(self, kind: str) -> list[tuple[str | None, str]]:
+        """The (env, name) of every object of `kind`: what name checks need, without the specs."""
+
+    @abstractmethod
     def apply(
         self,
         batch: list[Desired],

@@ -189,6 +189,10 @@ class SqlStore(Store):
             sql += f" LIMIT {int(limit)}"
         return [_object(r) for r in self._query(sql, tuple(args))]
 
+    def object_names(self, kind: str) -> list[tuple[str | None, str]]:
+        rows = self._query("SELECT env, name FROM objects WHERE kind = ?", (kind,))
+        return [(r["env"] or None, r["name"]) for r in rows]
+
     def apply(
         self,
         batch: list[Desired],
