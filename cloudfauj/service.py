@@ -13,7 +13,15 @@ from typing import Any
 
 from cloudfauj import __version__, plans, tokens
 from cloudfauj.aws import Gateway, ecr
-from cloudfauj.errors import CloudfaujError, Conflict, InvalidInput, NotFound, Problem, Unavailable
+from cloudfauj.errors import (
+    CloudfaujError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Problem,
+    Unavailable,
+)
 from cloudfauj.logs import Cursor, log_group_of, read_app_logs
 from cloudfauj.manifests import ParsedDocument, Source, app_collision_key, parse_sources, workload_problems
 from cloudfauj.records import Cause, Record, RecordStatus, StoredObject, object_key, utcnow
@@ -72,6 +80,7 @@ class Service:
     ) -> dict[str, Any]:
         docs = parse_sources(sources, env=env, image=image, variables=variables)
         _require_changes(role, docs, verb="apply")
+        self._require_bounded_task_roles(role, docs)
         self._check_references(docs)
         batch = [
             Desired(
@@ -124,6 +133,18 @@ class Service:
             log.warning("could not resolve %s: %s", spec["image"], e.message)
             return spec
         return {**spec, "image_digest": found.digest} if found.digest else spec
+
+    def _require_bounded_task_roles(self, role: Role, docs: list[ParsedDocument]) -> None:
+        """A task role grants the app's containers what its manifest attaches: a deployer may give one
+        only when the server bounds every task role (`task_role_boundary`), or it could grant itself
+        anything the server may attach."""
+        found = _with_task_role(docs) if role == Role.DEPLOYER else None
+        if found is not None and not self.settings.task_role_boundary:
+            raise Forbidden(
+                f"A deployer token may not give Application '{found.manifest.metadata.name}' a task_role: "
+                "this server sets no task_role_boundary to limit what task roles may grant. "
+                "Use an admin token, or set task_role_boundary in the server's config."
+            )
 
     def _check_references(self, docs: list[ParsedDocument]) -> None:
         """Checks that need stored state: environments exist, names don't collide, features exist."""
@@ -467,6 +488,10 @@ class Service:
             raise Unavailable("This server was started without AWS access, so it cannot read app logs.")
         group = log_group_of(app, env_obj)
         return read_app_logs(self.aws, log_group=group, app=name, start=start, limit=limit)
+
+
+def _with_task_role(docs: list[ParsedDocument]) -> ParsedDocument | None:
+    return next((d for d in docs if getattr(d.manifest.spec, "task_role", None)), None)
 
 
 def _require_changes(role: Role, docs: list[ParsedDocument], *, verb: str) -> None:

@@ -67,6 +67,10 @@ class Settings(BaseModel):
     # `aws_limits` overrides a category's burst and rate, e.g. {"ecs:service-modify": [50, 5]}
     aws_budget: bool = True
     aws_budget_margin: float = Field(0.95, gt=0, le=1)
+    # the permissions boundary of every application's task role (a managed policy's ARN): what a task
+    # role may ever allow, whatever its manifest attaches; deployer tokens may give an application a
+    # task role only when it is set
+    task_role_boundary: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/.+$")
     aws_limits: dict[str, tuple[float, float]] = Field(default_factory=dict)
 
     @field_validator("aws_limits")

@@ -61,7 +61,13 @@ def task_role_desired(ctx: Context) -> dict[str, Any] | None:
     if not role:
         return None
     inline = {TASK_POLICY: inline_policy(role)} if role.get("statements") else {}
-    return {"purpose": "task", "policies": sorted(role.get("policies", [])), "inline": inline}
+    boundary = getattr(ctx.settings, "task_role_boundary", None)
+    return {
+        "purpose": "task",
+        "policies": sorted(role.get("policies", [])),
+        "inline": inline,
+        "boundary": boundary,
+    }
 
 
 def _canonical(document: Any) -> str:
@@ -101,6 +107,7 @@ class AppRole:
             "arn": role["Arn"],
             "policies": sorted(p["PolicyArn"] for p in attached),
             "inline": inline,
+            "boundary": (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
         }
 
     def diff(self, desired: dict[str, Any] | None, observed: dict[str, Any] | None) -> list[Change]:
@@ -110,6 +117,8 @@ class AppRole:
             "policies": desired["policies"],
             "inline": {k: _canonical(v) for k, v in desired["inline"].items()},
         }
+        if desired.get("boundary") or (observed or {}).get("boundary"):  # the task role's limit
+            want["boundary"] = desired.get("boundary")
         if observed is None:
             return [Change(self.name, "create", {k: (None, v) for k, v in want.items()})]
         fields = {k: (observed[k], v) for k, v in want.items() if observed[k] != v}
@@ -120,6 +129,7 @@ class AppRole:
         name = self.role_name(ctx)
         if observed is None:
             what = "reads its secrets" if self.purpose == "exec" else "is assumed by its containers"
+            boundary = {"PermissionsBoundary": desired["boundary"]} if desired.get("boundary") else {}
             role = ctx.mutate(
                 "iam",
                 "create_role",
@@ -129,8 +139,19 @@ class AppRole:
                 AssumeRolePolicyDocument=json.dumps(TRUST),
                 Description=f"Cloudfauj: {what} (application {ctx.obj.name} in {ctx.obj.env})",
                 Tags=as_ec2(ctx.aws.tags("Application", env=ctx.obj.env, app=ctx.obj.name)),
+                **boundary,
             )["Role"]
-            observed = {"arn": role["Arn"], "policies": [], "inline": {}}
+            observed = {"arn": role["Arn"], "policies": [], "inline": {}, "boundary": desired.get("boundary")}
+        if desired.get("boundary") and observed.get("boundary") != desired["boundary"]:
+            ctx.mutate(
+                "iam",
+                "put_role_permissions_boundary",
+                resource=f"role {name}",
+                RoleName=name,
+                PermissionsBoundary=desired["boundary"],
+            )
+        elif observed.get("boundary") and not desired.get("boundary"):
+            ctx.mutate("iam", "delete_role_permissions_boundary", resource=f"role {name}", RoleName=name)
         for arn in sorted(set(desired["policies"]) - set(observed["policies"])):
             ctx.mutate("iam", "attach_role_policy", resource=f"role {name}", RoleName=name, PolicyArn=arn)
         for arn in sorted(set(observed["policies"]) - set(desired["policies"])):

@@ -303,3 +303,27 @@ def test_scaling_on_requests_counts_the_app_target_group_behind_the_load_balance
         tg["TargetGroupArn"].split(":")[-1]
     )
     assert plan(world, "web") == []
+
+
+def test_a_task_role_gets_the_servers_permissions_boundary_and_follows_it(world: World, aws: Any) -> None:
+    iam = aws("iam")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    first, second = (
+        iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+        for name in ("boundary-1", "boundary-2")
+    )
+    world.reactor.settings = world.reactor.settings.model_copy(update={"task_role_boundary": first})
+    world.apply(env())
+    world.converge("Environment/staging")
+    task_role = {"policies": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]}
+    obj = deploy(world, "web", spec(push(aws, "web", "v1"), task_role=task_role))
+    td = aws("ecs").describe_task_definition(taskDefinition=obj.status["outputs"]["task_definition_arn"])
+    name = td["taskDefinition"]["taskRoleArn"].split("/")[-1]
+    assert iam.get_role(RoleName=name)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == first
+    world.reactor.settings = world.reactor.settings.model_copy(update={"task_role_boundary": second})
+    assert any("boundary" in change for change in plan(world, "web")), plan(world, "web")
+    deploy(world, "web", spec(push(aws, "web", "v2"), task_role=task_role))
+    assert iam.get_role(RoleName=name)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == second

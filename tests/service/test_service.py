@@ -205,3 +205,30 @@ def test_an_unset_drift_policy_is_not_stored_so_older_specs_compare_equal(h: Har
     )
     with pytest.raises(InvalidInput, match="drift"):
         h.apply(ENV + "drift: sometimes\n")
+
+
+TASK_ROLE_APP = APP + "task_role: {policies: ['arn:aws:iam::aws:policy/AdministratorAccess']}\n"
+BOUNDARY = "arn:aws:iam::123456789012:policy/cloudfauj-task-boundary"
+
+
+def test_a_deployer_may_give_a_task_role_only_when_the_server_bounds_task_roles(h: Harness) -> None:
+    from cloudfauj.errors import Forbidden
+    from cloudfauj.tokens import Role
+
+    h.apply(ENV)
+    with pytest.raises(Forbidden) as e:
+        h.apply(TASK_ROLE_APP, env="staging", image=IMAGE, role=Role.DEPLOYER)
+    assert "task_role_boundary" in e.value.message and "'web'" in e.value.message
+    assert h.store.list_objects("Application") == []
+    h.apply(TASK_ROLE_APP, env="staging", image=IMAGE, role=Role.ADMIN)  # an admin may
+    h.apply(APP, env="staging", image=IMAGE, role=Role.DEPLOYER)  # an app without one: as ever
+    h.service.settings = Settings(task_role_boundary=BOUNDARY)
+    h.apply(TASK_ROLE_APP, env="staging", image=IMAGE, role=Role.DEPLOYER)
+    assert h.store.get_object("Application", "staging", "web").spec["task_role"]  # type: ignore[union-attr]
+
+
+def test_the_task_role_boundary_must_be_a_policy_arn() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Settings(task_role_boundary="AdministratorAccess")
