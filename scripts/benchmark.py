@@ -231,6 +231,7 @@ class Server:
         self.log = open(work / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, env=clean_env(work), stdout=self.log, stderr=subprocess.STDOUT)
         wait_http(f"http://127.0.0.1:{self.port}/readyz", timeout=120)
+        time.sleep(3)  # serving starts at once; AWS clients load in the background: measure after that
         token_file = work / "data" / "admin-token"
         token = token_file.read_text().strip() if token_file.exists() else None
         self.http = httpx.Client(
