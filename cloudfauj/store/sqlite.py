@@ -22,6 +22,7 @@ __all__ = ["SqliteStore"]
 
 
 class SqliteStore(SqlStore):
+    reads_locally = True  # a read is a local file read that never waits for a writer (WAL)
     _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
     def __init__(self, path: Path) -> None:
