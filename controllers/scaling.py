@@ -122,15 +122,19 @@ class Scaling:
                 self._put_policy(ctx, rid, name, policy)
         for name in sorted(set(current) - set(desired["policies"])):
             if name.startswith(PREFIX):
-                ctx.mutate(
-                    "application-autoscaling",
-                    "delete_scaling_policy",
-                    resource=f"scaling-policy {name}",
-                    PolicyName=name,
-                    ServiceNamespace=NAMESPACE,
-                    ResourceId=rid,
-                    ScalableDimension=DIMENSION,
-                )
+                self._delete_policy(ctx, rid, name)
+
+    @staticmethod
+    def _delete_policy(ctx: Context, rid: str, name: str) -> None:
+        ctx.mutate(
+            "application-autoscaling",
+            "delete_scaling_policy",
+            resource=f"scaling-policy {name}",
+            PolicyName=name,
+            ServiceNamespace=NAMESPACE,
+            ResourceId=rid,
+            ScalableDimension=DIMENSION,
+        )
 
     @staticmethod
     def _put_policy(ctx: Context, rid: str, name: str, policy: dict[str, Any]) -> None:
@@ -161,15 +165,7 @@ class Scaling:
             return
         for name in sorted(observed["policies"]):
             if name.startswith(PREFIX):
-                ctx.mutate(
-                    "application-autoscaling",
-                    "delete_scaling_policy",
-                    resource=f"scaling-policy {name}",
-                    PolicyName=name,
-                    ServiceNamespace=NAMESPACE,
-                    ResourceId=rid,
-                    ScalableDimension=DIMENSION,
-                )
+                self._delete_policy(ctx, rid, name)
         try:
             ctx.mutate(
                 "application-autoscaling",

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from typer.testing import CliRunner
 from cloudfauj.api import create_app
 from cloudfauj.api.testing import ADMIN_TOKEN, FakeService
 from cloudfauj.cli.main import app
+from cloudfauj.settings import Settings
 from tests.cli.helpers import CF, Result
 
 Scope = dict[str, Any]
@@ -130,3 +133,13 @@ def cf(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CF:
         return Result(r.exit_code, r.stdout, r.stderr)
 
     return run
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """Settings that `cloudfauj server` would run with (the server itself is not started)."""
+    runs: list[Settings] = []
+    fake = types.ModuleType("cloudfauj.server")
+    fake.run = runs.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "cloudfauj.server", fake)
+    return runs

@@ -17,15 +17,6 @@ from tests.cli.helpers import CF
 
 
 @pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
-    runs: list[Settings] = []
-    fake = types.ModuleType("cloudfauj.server")
-    fake.run = runs.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "cloudfauj.server", fake)
-    return runs
-
-
-@pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
     fake = types.ModuleType("cloudfauj.sandbox")

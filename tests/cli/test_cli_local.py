@@ -19,16 +19,6 @@ from tests.cli.helpers import CF, write
 
 
 @pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
-    """Settings that `cloudfauj server` would run with."""
-    runs: list[Settings] = []
-    fake = types.ModuleType("cloudfauj.server")
-    fake.run = runs.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "cloudfauj.server", fake)
-    return runs
-
-
-@pytest.fixture
 def sandbox_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     calls: list[tuple[str, Any]] = []
     fake = types.ModuleType("cloudfauj.sandbox")
