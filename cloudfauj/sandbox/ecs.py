@@ -4,7 +4,8 @@ moto stays the emulator; we patch a few methods of its in-process classes (moto 
 internals are stable):
 
 - every ECS request runs under `rollout.LOCK`, so a request and a simulation step never interleave, and
-  a response is serialized from a consistent state;
+  a response is serialized from a consistent state; it first takes the steps that are due, so what it
+  reads does not lag by up to a tick;
 - create_service keeps what moto drops (deploymentConfiguration, healthCheckGracePeriodSeconds,
   capacityProviderStrategy, enableExecuteCommand, enableECSManagedTags), refuses what ECS refuses (an
   ACTIVE service of that name: "Creation of service was not idempotent."; launchType together with
@@ -77,6 +78,7 @@ def forget(port: int) -> None:
 def _locked(original: Callable[..., Any]) -> Callable[..., Any]:
     def call_action(self: EC2ContainerServiceResponse) -> Any:
         with rollout.LOCK:
+            _step()  # a request sees every step that is due, as on ECS, not the ticker's last one
             return original(self)
 
     return call_action
@@ -267,6 +269,16 @@ def install() -> None:
     _installed = True
 
 
+def _step() -> None:
+    """Move every rollout on to now; expects `rollout.LOCK` to be held."""
+    try:
+        rollout.tick(time.monotonic())
+    # The one broad catch in the sandbox: the simulation is the emulator's clock. If one service's state
+    # trips a bug, every other rollout must still progress (and the request be answered), so we log it.
+    except Exception:
+        log.exception("sandbox: rollout simulation step failed; continuing")
+
+
 class Ticker:
     """The background thread that moves rollouts on, every `interval` seconds."""
 
@@ -288,10 +300,5 @@ class Ticker:
 
     def _run(self) -> None:
         while not self._stopping.wait(self._interval):
-            try:
-                with rollout.LOCK:
-                    rollout.tick(time.monotonic())
-            # The one broad catch in the sandbox: the ticker is the emulator's clock. If one service's state
-            # trips a bug, every other rollout must still progress, so we log it and tick again.
-            except Exception:
-                log.exception("sandbox: rollout simulation step failed; continuing")
+            with rollout.LOCK:
+                _step()

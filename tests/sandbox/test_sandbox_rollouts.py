@@ -7,6 +7,7 @@ These are the behaviours the application controller and `aws ecs wait services-s
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -52,6 +53,20 @@ def test_a_new_service_starts_in_progress_and_completes_after_the_rollout_time(
     assert re.fullmatch(
         r"\(service first\) has started 2 tasks: \(task [0-9a-f-]+\) \(task [0-9a-f-]+\)\.", messages[2]
     )
+
+
+def test_a_read_after_the_rollout_time_sees_it_completed_without_waiting_for_the_ticker(
+    fargate: Any, image: str, emulator: Any
+) -> None:
+    td = fargate.task_definition(image)
+    emulator._ticker.stop()  # only requests move the simulation on now
+    try:
+        fargate.create_service("prompt", td, desired=1)
+        time.sleep(fargate.rollout_seconds)
+        primary = fargate.describe("prompt")["deployments"][0]
+    finally:
+        emulator._ticker.start()
+    assert (primary["rolloutState"], primary["runningCount"]) == ("COMPLETED", 1)
 
 
 def test_create_service_keeps_what_it_was_given(fargate: Any, image: str) -> None:
