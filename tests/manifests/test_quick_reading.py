@@ -99,3 +99,36 @@ def test_an_invalid_batch_is_reported_by_the_exact_reader_with_lines() -> None:
 def test_a_duplicate_across_files_is_found_either_way() -> None:
     with pytest.raises(InvalidInput, match="defined twice"):
         parse.parse_sources([Source("a.yml", APP), Source("b.yml", APP)])
+
+
+SCALARS = """ints: [0, 7, -7, +7, 1_000, 0b101, 0o17, 0x1F, -0x1f, 012]
+floats: [1.5, -1.5, 1e3, 1.5E-3, .5, .inf, -.Inf, +.INF, 1_0.5]
+bools: [true, True, TRUE, false, False, FALSE]
+strings: [yes, no, on, off, y, n, 'true', "1", 1.2.3, 0x, -, ~x, null-ish]
+clock: 12:30
+nulls: [null, Null, NULL, ~, '']
+empty:
+nested: {a: {b: [1, {c: d}]}}
+"""
+
+
+def test_scalars_read_quickly_are_the_values_the_exact_reader_gives() -> None:
+    import math
+
+    from cloudfauj.manifests.loader import read_documents, to_plain
+
+    source = Source("f.yml", SCALARS)
+    [quick] = read_documents_quickly(source, Budget()) or []
+    [slow], problems = read_documents(source)
+    assert not problems
+    expected = to_plain(slow.tree)
+    assert quick.tree == expected
+    assert [type(v) for v in quick.tree["ints"]] == [type(v) for v in expected["ints"]]
+    assert [type(v) for v in quick.tree["floats"]] == [type(v) for v in expected["floats"]]
+    [nans] = read_documents_quickly(Source("n.yml", "x: [.nan, .NaN]\n"), Budget()) or []
+    assert all(math.isnan(v) for v in nans.tree["x"])
+
+
+@pytest.mark.parametrize("text", ["<<: {a: 1}\nb: 2\n", "when: 2026-11-26\n", "a: =\n", "1: a\n", "? [a]\n: b\n"])
+def test_merge_keys_timestamps_keys_not_strings_and_other_rare_things_step_aside(text: str) -> None:
+    assert read_documents_quickly(Source("f.yml", text), Budget()) is None
