@@ -3,7 +3,8 @@ thread spends parsing an AWS response is a millisecond an apply waits for (Pytho
 time). Controllers are background work whose backlog the queue already absorbs, so while requests are
 being handled they take turns at their next step — before each AWS call and each reconcile attempt —
 one step per `max_wait` among them all: a burst of applies is answered at once, and no deployment
-starves however long the burst lasts. Between requests they run freely.
+starves however long the burst lasts. Once no request has been handled for a moment (`quiet`) they run
+freely.
 
 Only threads marked `background()` ever pause; a request's own AWS calls (e.g. resolving an image) and
 streaming responses, which stay open for minutes, are not counted as requests being handled.
@@ -11,8 +12,10 @@ streaming responses, which stay open for minutes, are not counted as requests be
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -20,26 +23,29 @@ __all__ = ["FOREGROUND", "Foreground"]
 
 
 class Foreground:
-    def __init__(self, max_wait: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_wait = max_wait
+    def __init__(
+        self, max_wait: float = 0.05, quiet: float = 0.02, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_wait, self.quiet = max_wait, quiet
         self._clock = clock
+        self._lock = threading.Lock()
         self._busy = 0
-        self._next_turn = 0.0  # while busy, when the next background step may go
-        self._idle = threading.Condition()
+        self._last_done = -math.inf  # when the last request ended
+        self._next_turn = 0.0  # when the next background step may go while requests are handled
+        self._waiting: deque[threading.Event] = deque()  # background threads in arrival order
         self._local = threading.local()
 
     @contextmanager
     def request(self) -> Iterator[None]:
         """Around the handling of one API request."""
-        with self._idle:
+        with self._lock:
             self._busy += 1
         try:
             yield
         finally:
-            with self._idle:
+            with self._lock:
                 self._busy -= 1
-                if not self._busy:
-                    self._idle.notify_all()
+                self._last_done = self._clock()
 
     @contextmanager
     def background(self) -> Iterator[None]:
@@ -51,19 +57,42 @@ class Foreground:
         finally:
             self._local.background = previous
 
+    def _quiet(self, now: float) -> bool:
+        return not self._busy and now - self._last_done >= self.quiet
+
     def give_way(self, *_: object, **__: object) -> None:
-        """On a background thread: return when no request is being handled, or when it is this
-        thread's turn (one per `max_wait` while they are). Elsewhere a no-op. Its signature fits a
-        botocore event handler."""
-        if not self._busy or not getattr(self._local, "background", False):
+        """On a background thread: return once no request has been handled for `quiet`, or at this
+        thread's turn (one per `max_wait` until then, in arrival order). Elsewhere a no-op. Its signature
+        fits a botocore event handler.
+
+        The quiet time keeps a burst a burst: between one client's response and its next request nothing
+        is in flight for an instant, and that instant must not let every waiting controller go. Only the
+        first waiter watches the clock; the others sleep until it has gone, so a turn wakes one thread,
+        not all of them (each wakeup is a fight for the interpreter lock with the requests)."""
+        if not getattr(self._local, "background", False) or self._quiet(self._clock()):
             return
-        with self._idle:
-            while self._busy:
+        me = threading.Event()
+        with self._lock:
+            self._waiting.append(me)
+        while True:
+            with self._lock:
                 now = self._clock()
-                if now >= self._next_turn:
-                    self._next_turn = now + self.max_wait
+                first = self._waiting[0] is me
+                if self._quiet(now) or (first and now >= self._next_turn):
+                    if not self._quiet(now):
+                        self._next_turn = now + self.max_wait
+                    self._waiting.remove(me)
+                    if self._waiting:
+                        self._waiting[0].set()  # the next one watches the clock now
                     return
-                self._idle.wait(self._next_turn - now)
+                timeout: float | None = None
+                if first:
+                    until = (
+                        self._next_turn if self._busy else min(self._next_turn, self._last_done + self.quiet)
+                    )
+                    timeout = until - now
+                me.clear()
+            me.wait(timeout)
 
 
 #: The process's one gate: the API marks requests, the reactor marks its attempts.

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cloudfauj.api.auth import Authenticator, authorize
 from cloudfauj.api.errors import EXCEPTION_HANDLERS
@@ -124,7 +126,10 @@ def create_app(
     """The ASGI app serving `service` to the holders of tokens `authenticator` knows; the stream polls
     every `stream_poll_seconds` and sends a keepalive after `keepalive_seconds` of quiet."""
     app = Starlette(
-        routes=[_route(op) for op in OPERATIONS], exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
+        routes=[_route(op) for op in OPERATIONS],
+        middleware=[Middleware(_Foreground)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
     )
     app.state.service = service
     app.state.authenticator = authenticator
@@ -135,15 +140,29 @@ def create_app(
     return app
 
 
+class _Foreground:
+    """Controllers make way while a request is handled, from its routing to its last byte sent
+    (`cloudfauj.priority`); an event stream, open for minutes, is not counted."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].endswith("/stream"):
+            await self.app(scope, receive, send)
+            return
+        with FOREGROUND.request():
+            await self.app(scope, receive, send)
+
+
 def _route(op: Operation) -> Route:
     # One Route per (path, method): the router tries them in order and answers 405 only when a path
     # matched under no method.
     async def endpoint(request: Request) -> Response:
-        with FOREGROUND.request():  # until the response is built (a stream's body is sent later)
-            if op.role is not None:  # first: a stranger gets 401, never a 400 about the query or a 413
-                await authorize(request, op.role)
-            query = read_query(request, op.query) if op.query else None
-            return await op.handler(request, query)
+        if op.role is not None:  # first: a stranger gets 401, never a 400 about the query or a 413
+            await authorize(request, op.role)
+        query = read_query(request, op.query) if op.query else None
+        return await op.handler(request, query)
 
     endpoint.__name__ = op.handler.__name__
     return Route(op.path, endpoint, methods=[op.method])

@@ -67,3 +67,25 @@ def test_a_quiet_stream_sends_keepalive_comments() -> None:
     frames = asyncio.run(first_frames(3))
     assert frames[0].startswith("event: record")
     assert frames[1:] == [": keepalive\n\n"] * 2
+
+
+def test_a_request_makes_controllers_wait_while_it_is_handled_but_a_stream_does_not(
+    client: Any, service: FakeService, monkeypatch: Any
+) -> None:
+    from cloudfauj.priority import FOREGROUND
+
+    seen: list[int] = []
+    for method in ("list_records", "record_events", "get_record"):
+        original = getattr(service, method)
+
+        def spy(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            seen.append(FOREGROUND._busy)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(service, method, spy)
+    assert client.get("/v1/deployments").status_code == 200
+    assert seen == [1]  # the list request is in flight
+    record_id = service.add_record("Environment", "demo", messages=("one",))
+    assert client.get(f"/v1/records/{record_id}/events/stream").status_code == 200
+    assert seen[1:] and set(seen[1:]) == {0}  # the stream's reads: nothing holds the controllers back
+    assert FOREGROUND._busy == 0
