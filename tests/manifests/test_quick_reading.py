@@ -129,6 +129,8 @@ def test_scalars_read_quickly_are_the_values_the_exact_reader_gives() -> None:
     assert all(math.isnan(v) for v in nans.tree["x"])
 
 
-@pytest.mark.parametrize("text", ["<<: {a: 1}\nb: 2\n", "when: 2026-11-26\n", "a: =\n", "1: a\n", "? [a]\n: b\n"])
+@pytest.mark.parametrize(
+    "text", ["<<: {a: 1}\nb: 2\n", "when: 2026-11-26\n", "a: =\n", "1: a\n", "? [a]\n: b\n"]
+)
 def test_merge_keys_timestamps_keys_not_strings_and_other_rare_things_step_aside(text: str) -> None:
     assert read_documents_quickly(Source("f.yml", text), Budget()) is None
