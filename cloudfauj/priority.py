@@ -76,23 +76,18 @@ class Foreground:
             self._waiting.append(me)
         while True:
             with self._lock:
-                now = self._clock()
-                first = self._waiting[0] is me
-                if self._quiet(now) or (first and now >= self._next_turn):
-                    if not self._quiet(now):
+                now, first = self._clock(), self._waiting[0] is me
+                quiet, turn = self._quiet(now), first and now >= self._next_turn
+                if quiet or turn:
+                    if not quiet:
                         self._next_turn = now + self.max_wait
                     self._waiting.remove(me)
                     if self._waiting:
                         self._waiting[0].set()  # the next one watches the clock now
                     return
-                timeout: float | None = None
-                if first:
-                    until = (
-                        self._next_turn if self._busy else min(self._next_turn, self._last_done + self.quiet)
-                    )
-                    timeout = until - now
+                until = self._next_turn if self._busy else min(self._next_turn, self._last_done + self.quiet)
                 me.clear()
-            me.wait(timeout)
+            me.wait(until - now if first else None)
 
 
 #: The process's one gate: the API marks requests, the reactor marks its attempts.

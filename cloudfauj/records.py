@@ -43,7 +43,8 @@ def format_time(at: datetime | None) -> str | None:
     """RFC 3339 UTC with microseconds and a Z, so timestamps sort as strings."""
     if at is None:
         return None
-    return at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" → "Z"; 4× strftime
+    # isoformat is faster than strftime; it ends in "+00:00", which becomes the "Z"
+    return at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_time(text: str | None) -> datetime | None:

@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -310,24 +310,23 @@ def apply_client(port: int, token: str, n: int) -> list[float]:
     """One client applying a new image of its own app ten times in a row; the latency of each apply.
     It speaks HTTP with the standard library's client, the lightest there is: the 20 clients share the
     machine's cores with the server, and the figure is meant to be the server's."""
-    http = HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Authorization": token, "Content-Type": "application/json"}
-    http.request("GET", "/healthz")  # connected before the clock starts
-    http.getresponse().read()
-    _barrier.wait()
-    latencies = []
-    for i in range(10):
-        text = manifest("Application", f"c{n:02d}", APP_SPEC.format(tag=f"{i}"), env="api")
-        body = json.dumps({"sources": [{"name": "bench.yml", "content": text}]})
-        start = time.perf_counter()
-        http.request("POST", "/v1/apply", body=body, headers=headers)
-        response = http.getresponse()
-        answer = response.read()
-        latencies.append(time.perf_counter() - start)
-        if response.status >= 300:
-            raise RuntimeError(f"apply answered {response.status}: {answer[:300]!r}")
-    http.close()
-    return latencies
+    with closing(HTTPConnection("127.0.0.1", port, timeout=60)) as http:
+        headers = {"Authorization": token, "Content-Type": "application/json"}
+        http.request("GET", "/healthz")  # connected before the clock starts
+        http.getresponse().read()
+        _barrier.wait()
+        latencies = []
+        for i in range(10):
+            text = manifest("Application", f"c{n:02d}", APP_SPEC.format(tag=f"{i}"), env="api")
+            body = json.dumps({"sources": [{"name": "bench.yml", "content": text}]})
+            start = time.perf_counter()
+            http.request("POST", "/v1/apply", body=body, headers=headers)
+            response = http.getresponse()
+            answer = response.read()
+            latencies.append(time.perf_counter() - start)
+            if response.status >= 300:
+                raise RuntimeError(f"apply answered {response.status}: {answer[:300]!r}")
+        return latencies
 
 
 def api_latency(work: Path, records: int) -> dict[str, tuple[float, float]]:
