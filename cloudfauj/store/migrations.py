@@ -51,4 +51,10 @@ MIGRATIONS: list[list[str]] = [
             holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (kind, env, name))""",
     ],
+    # 6: an apply supersedes the object's open records: found in this index of open records only, instead
+    # of among the object's whole history (an apply to an app with 3,000 deployments: 0.77 → 0.25 ms)
+    [
+        "CREATE INDEX records_open ON records (kind, env, name, id) "
+        "WHERE status IN ('pending', 'in_progress')",
+    ],
 ]

@@ -336,3 +336,17 @@ def test_replicas_starting_together_make_one_installation_id_and_one_admin_token
     assert len({installation for installation, _ in results}) == 1
     assert [made for _, made in results].count(True) == 1
     assert len(stores[0].list_tokens()) == 1
+
+
+def test_an_apply_finds_the_records_it_supersedes_among_open_records_only(tmp_path: Path) -> None:
+    """The index of open records (migration 6) is the one the supersede query uses: its condition must
+    stay the query's, or an apply goes back to reading the object's whole history."""
+    with closing(SqliteStore(tmp_path / "cloudfauj.db")) as s:
+        apply(s, ENV, app("repo:v1"))
+        statements: list[str] = []
+        s._db.set_trace_callback(statements.append)  # the statements as run, values bound
+        apply(s, app("repo:v2"))
+        s._db.set_trace_callback(None)
+        (supersede,) = [q for q in statements if "superseded" in q and q.lstrip().startswith("UPDATE")]
+        plan = s._query(f"EXPLAIN QUERY PLAN {supersede}")
+        assert "USING INDEX records_open" in " ".join(str(row["detail"]) for row in plan), plan
