@@ -33,6 +33,7 @@ __all__ = [
     "TemporaryError",
     "Unauthorized",
     "Unavailable",
+    "WouldBlock",
 ]
 
 
@@ -45,6 +46,11 @@ class CloudfaujError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+
+class WouldBlock(Exception):  # noqa: N818 - named after the condition, as BlockingIOError's EWOULDBLOCK
+    """Not an error: an operation asked not to wait on the network (`may_block=False`) would have to. Raised
+    before it has done anything; the caller runs it again where waiting is fine (in a thread)."""
 
 
 @dataclass(frozen=True)

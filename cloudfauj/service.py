@@ -21,6 +21,7 @@ from cloudfauj.errors import (
     NotFound,
     Problem,
     Unavailable,
+    WouldBlock,
 )
 from cloudfauj.logs import Cursor, log_group_of, read_app_logs
 from cloudfauj.manifests import ParsedDocument, Source, app_collision_key, parse_sources, workload_problems
@@ -77,8 +78,16 @@ class Service:
         initiator: str | None,
         role: Role = Role.ADMIN,
         variables: dict[str, str] | None = None,
+        may_block: bool = True,
     ) -> dict[str, Any]:
+        """Validate and store a batch of manifests, opening a record for each change. With `may_block`
+        False (on the API's event loop), raise `WouldBlock` before doing anything if that would wait on the
+        network: for a store that is not a local file, or to look an image's digest up in ECR."""
+        if not may_block and not getattr(self.store, "writes_locally", False):
+            raise WouldBlock
         docs = parse_sources(sources, env=env, image=image, variables=variables)
+        if not may_block and self.aws is not None and any(map(_in_ecr, docs)):
+            raise WouldBlock
         _require_changes(role, docs, verb="apply")
         self._require_bounded_task_roles(role, docs)
         self._check_references(docs)
@@ -488,6 +497,12 @@ class Service:
             raise Unavailable("This server was started without AWS access, so it cannot read app logs.")
         group = log_group_of(app, env_obj)
         return read_app_logs(self.aws, log_group=group, app=name, start=start, limit=limit)
+
+
+def _in_ecr(doc: ParsedDocument) -> bool:
+    """Whether the document deploys an image from an ECR registry, whose digest apply looks up."""
+    image = getattr(doc.manifest.spec, "image", None)
+    return isinstance(image, str) and ecr.parse_ecr_image(image) is not None
 
 
 def _with_task_role(docs: list[ParsedDocument]) -> ParsedDocument | None:

@@ -48,6 +48,8 @@ class ServiceAPI(Protocol):
         force: bool,
         initiator: str | None,
         role: Role = Role.ADMIN,
+        variables: dict[str, str] | None = None,
+        may_block: bool = True,
     ) -> dict[str, Any]: ...
 
     def diff(

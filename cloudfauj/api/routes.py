@@ -1,7 +1,9 @@
 """The API's operations: one list that both the router and `/openapi.json` are built from.
 
 Each endpoint parses its input with pydantic, calls one service method in the thread pool (the store is
-synchronous and must never block the event loop) and returns JSON. Errors are raised, never built here:
+synchronous and must never block the event loop) and returns JSON. The exception is an apply that needs no
+network (local store, no image to look up), the request that comes in bursts: it runs on the event loop in
+its turn (`turns.Turns`), cheaper than the hand-over to a thread. Errors are raised, never built here:
 `errors.py` turns them into responses.
 
 Who may call each operation is its `role` (see `Operation.__post_init__`); the kinds of objects a
@@ -28,8 +30,9 @@ from cloudfauj.api import models as m
 from cloudfauj.api.auth import identity_of
 from cloudfauj.api.parsing import read_body
 from cloudfauj.api.stream import stream_events
+from cloudfauj.api.turns import Turns
 from cloudfauj.aws.accounting import REGISTRY
-from cloudfauj.errors import NotFound
+from cloudfauj.errors import NotFound, WouldBlock
 from cloudfauj.manifests import Source
 from cloudfauj.tokens import Role, require_change
 
@@ -89,11 +92,32 @@ REQUEST_THREADS = 8
 
 
 async def _call(
-    request: Request, method: str, *args: Any, http_status: int = 200, aws: bool = False, **kwargs: Any
+    request: Request,
+    method: str,
+    *args: Any,
+    http_status: int = 200,
+    aws: bool = False,
+    inline: bool = False,
+    **kwargs: Any,
 ) -> Response:
+    """`inline`: first try the method on the event loop with `may_block=False`, in this request's turn;
+    if it raises `WouldBlock`, run it in a thread."""
     handler = functools.partial(getattr(request.app.state.service, method), *args, **kwargs)
+    if inline:
+        async with _turns(request):
+            try:
+                return JSONResponse(handler(may_block=False), status_code=http_status)
+            except WouldBlock:
+                pass
     result = await anyio.to_thread.run_sync(handler, limiter=None if aws else _request_threads(request))
     return JSONResponse(result, status_code=http_status)
+
+
+def _turns(request: Request) -> Turns:
+    turns: Turns | None = getattr(request.app.state, "turns", None)
+    if turns is None:
+        turns = request.app.state.turns = Turns()
+    return turns
 
 
 def _request_threads(request: Request) -> anyio.CapacityLimiter:
@@ -159,6 +183,7 @@ async def apply(request: Request, _: m.NoQuery) -> Response:
         initiator=initiator_of(request),
         role=_role_of(request),
         http_status=202,
+        inline=True,
     )
 
 

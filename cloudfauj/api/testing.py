@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from cloudfauj import tokens
-from cloudfauj.errors import Conflict, InvalidInput, NotFound, Problem
+from cloudfauj.errors import Conflict, InvalidInput, NotFound, Problem, WouldBlock
 from cloudfauj.logs import Cursor, log_line, stream_prefix
 from cloudfauj.manifests import Source
 from cloudfauj.records import Cause, Event, Record, RecordStatus, StoredObject, format_time, utcnow
@@ -52,6 +52,7 @@ class FakeService:
     def __init__(self, outcome: Callable[[Record], str] = _default_outcome) -> None:
         self.outcome = outcome
         self.is_ready = True
+        self.apply_would_block = False  # as the real one's does with ECR images or a remote store
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (method, arguments), for assertions
         self.objects: dict[Key, StoredObject] = {}
         self.records: dict[str, Record] = {}  # in creation order
@@ -80,7 +81,10 @@ class FakeService:
         initiator: str | None,
         role: Role = Role.ADMIN,
         variables: dict[str, str] | None = None,
+        may_block: bool = True,
     ) -> dict[str, Any]:
+        if self.apply_would_block and not may_block:
+            raise WouldBlock
         with self._lock:
             self.calls.append(
                 (
@@ -94,6 +98,7 @@ class FakeService:
                         "source": source,
                         "initiator": initiator,
                         "variables": variables,
+                        "may_block": may_block,
                     },
                 )
             )

@@ -23,6 +23,8 @@ __all__ = ["SqliteStore"]
 
 class SqliteStore(SqlStore):
     reads_locally = True  # a read is a local file read that never waits for a writer (WAL)
+    # A write is a transaction on a local file, a few hundred µs; it may wait for another writer's, as short.
+    writes_locally = True
     _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
     def __init__(self, path: Path) -> None:

@@ -58,6 +58,17 @@ def test_apply_answers_202_with_objects_and_the_records_it_opened(client: Any, s
     assert [(s.name, s.text) for s in call["sources"]] == [("f.yml", APP)]
 
 
+def test_apply_runs_on_the_event_loop_unless_it_would_wait_on_the_network(
+    client: Any, service: FakeService
+) -> None:
+    assert apply(client, ENV).status_code == 202
+    assert last_call(service, "apply")["may_block"] is False  # in its turn on the loop
+    service.apply_would_block = True  # say, an ECR image to look up
+    r = apply(client, APP, env="demo", image=IMAGE)
+    assert r.status_code == 202 and r.json()["records"][0]["image"] == IMAGE
+    assert last_call(service, "apply")["may_block"] is True  # then in a thread
+
+
 def test_environments_are_listed_fetched_and_deleted_with_cascade(client: Any, service: FakeService) -> None:
     apply(client, ENV)
     (env,) = client.get("/v1/environments").json()["items"]

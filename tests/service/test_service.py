@@ -232,3 +232,49 @@ def test_the_task_role_boundary_must_be_a_policy_arn() -> None:
 
     with pytest.raises(ValidationError):
         Settings(task_role_boundary="AdministratorAccess")
+
+
+# -- may_block=False: what the API's event loop may run itself ----------------------------------------
+def test_an_apply_that_needs_no_network_runs_the_same_without_blocking(h: Harness) -> None:
+    out = h.apply(ENV + "---\n" + APP, env="staging", image="nginx:1.27", may_block=False)
+    assert [r["status"] for r in out["records"]] == ["pending", "pending"]
+    assert h.queued == ["Environment/staging", "Application/staging/web"]
+
+
+def test_an_ecr_image_to_look_up_would_block_and_nothing_is_stored(tmp_path: Path) -> None:
+    from cloudfauj.aws import Gateway
+    from cloudfauj.errors import WouldBlock
+
+    h = Harness(tmp_path)
+    # never reached: the digest lookup is what would wait on the network, so nothing is tried before it
+    h.service.aws = Gateway(
+        region="us-east-1", endpoint_url="http://127.0.0.1:9", installation_id="t", credentials=("a", "b")
+    )
+    h.apply(ENV)
+    with pytest.raises(WouldBlock):
+        h.apply(APP, env="staging", image=IMAGE, may_block=False)
+    assert h.service.list_objects("Application", env="staging", limit=10, cursor=None)["items"] == []
+    assert h.queued == ["Environment/staging"]
+    h.store.close()
+
+
+def test_a_store_that_is_not_a_local_file_would_block_before_anything_is_read(tmp_path: Path) -> None:
+    from cloudfauj.errors import WouldBlock
+
+    class RemoteStore(SqliteStore):  # what matters here is only the store's own word on its writes
+        writes_locally = False
+
+    store = RemoteStore(tmp_path / "db")
+    service = Service(store, Settings(), enqueue=lambda key: None, ready=lambda: True)
+    with pytest.raises(WouldBlock):
+        service.apply(
+            [Source("bad.yml", "not: [valid")],  # not even parsed: the answer comes first
+            env=None,
+            image=None,
+            deadline_seconds=None,
+            source=None,
+            force=False,
+            initiator=None,
+            may_block=False,
+        )
+    store.close()
