@@ -5,10 +5,14 @@ anyway. Reads use a connection per thread: in WAL mode they wait for neither the
 (nor do readers of other processes: backups, `sqlite3` by hand).
 One server process owns the file, so its leases are a formality: whatever leases a previous process left
 are let go when the file is opened.
+The WAL is copied back into the database file by a thread of the store's own, every second: left to
+itself, SQLite does it inside whichever commit makes the WAL pass 1,000 pages, and that commit then waits
+for the disk (an fsync) — an apply on the API's event loop, or a controller's write.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -20,6 +24,8 @@ from cloudfauj.store.sql import SqlStore
 
 __all__ = ["SqliteStore"]
 
+log = logging.getLogger("cloudfauj.store")
+
 
 class SqliteStore(SqlStore):
     reads_locally = True  # a read is a local file read that never waits for a writer (WAL)
@@ -27,7 +33,7 @@ class SqliteStore(SqlStore):
     writes_locally = True
     _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, checkpoint_seconds: float = 1.0) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._local = threading.local()
@@ -36,9 +42,28 @@ class SqliteStore(SqlStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")  # commits never checkpoint: _checkpoints does
         self._migrate()
         with self._tx() as db:
             db.execute("UPDATE leases SET expires_at = 0")
+        self._closing = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoints, args=(checkpoint_seconds,), name="sqlite-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoints(self, every: float) -> None:
+        """Copy committed pages back into the database file, without waiting for (or holding up) readers
+        or the writer: a passive checkpoint, on a connection of its own."""
+        db = self._connect()
+        try:
+            while not self._closing.wait(every):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as e:  # e.g. the disk is full: the next second may do better
+                    log.warning("could not checkpoint %s: %s", self.path, e)
+        finally:
+            db.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -67,6 +92,8 @@ class SqliteStore(SqlStore):
         return reader.execute(sql, args).fetchall()
 
     def close(self) -> None:
+        self._closing.set()
+        self._checkpointer.join()
         with self._lock:
             for reader in self._readers:
                 reader.close()

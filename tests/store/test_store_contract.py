@@ -3,6 +3,7 @@ SQLite and on PostgreSQL (a fresh database on the server `CLOUDFAUJ_TEST_POSTGRE
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
@@ -350,3 +351,22 @@ def test_an_apply_finds_the_records_it_supersedes_among_open_records_only(tmp_pa
         (supersede,) = [q for q in statements if "superseded" in q and q.lstrip().startswith("UPDATE")]
         plan = s._query(f"EXPLAIN QUERY PLAN {supersede}")
         assert "USING INDEX records_open" in " ".join(str(row["detail"]) for row in plan), plan
+
+
+@pytest.mark.parametrize("every", [0.01, 3600])
+def test_sqlite_commits_never_checkpoint_the_store_thread_does(tmp_path: Path, every: float) -> None:
+    """A commit that copies the WAL back into the database file waits for the disk; the store's own thread
+    does that copy instead (seen in the database file's size: the WAL holds what is not copied yet)."""
+    path = tmp_path / "cloudfauj.db"
+    with closing(SqliteStore(path, checkpoint_seconds=every)) as s:
+        apply(s, ENV)
+        for i in range(300):  # about 12 MB of WAL, far past SQLite's own threshold of 1,000 pages
+            apply(s, Desired("Application", "web", "staging", {"image": f"r:{i}", "pad": "x" * 2000}))
+        deadline = time.monotonic() + 10
+        while every < 1 and path.stat().st_size < 500_000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        copied = path.stat().st_size
+    if every < 1:
+        assert copied > 500_000, "the store's thread copies the WAL back"
+    else:
+        assert copied < 100_000, "no commit copied the WAL back by itself"
