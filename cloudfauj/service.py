@@ -83,7 +83,7 @@ class Service:
         """Validate and store a batch of manifests, opening a record for each change. With `may_block`
         False (on the API's event loop), raise `WouldBlock` before doing anything if that would wait on the
         network: for a store that is not a local file, or to look an image's digest up in ECR."""
-        if not may_block and not getattr(self.store, "writes_locally", False):
+        if not may_block and not self.store.local:
             raise WouldBlock
         docs = parse_sources(sources, env=env, image=image, variables=variables)
         if not may_block and self.aws is not None and any(map(_in_ecr, docs)):

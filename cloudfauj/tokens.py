@@ -144,7 +144,7 @@ class TokenAuthenticator:
         self._store = store
         # SQLite: the lookup is an indexed read of a local file on this thread's own connection (WAL:
         # it never waits for a writer), about 50 µs, done on the event loop. PostgreSQL: a round trip.
-        self.local = bool(getattr(store, "reads_locally", False))
+        self.local = store.local
 
     def authenticate(self, secret: str) -> Identity | None:
         presented = hash_secret(secret)

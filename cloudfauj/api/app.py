@@ -22,6 +22,7 @@ from cloudfauj.api.errors import EXCEPTION_HANDLERS
 from cloudfauj.api.openapi import build_openapi
 from cloudfauj.api.parsing import read_query
 from cloudfauj.api.routes import OPERATIONS, Operation
+from cloudfauj.api.turns import Turns
 from cloudfauj.manifests import Source
 from cloudfauj.priority import FOREGROUND
 from cloudfauj.tokens import Role
@@ -139,6 +140,7 @@ def create_app(
     app.state.stream_poll_seconds = stream_poll_seconds
     app.state.keepalive_seconds = keepalive_seconds
     app.state.openapi = build_openapi(OPERATIONS, version=service.version)
+    app.state.turns = Turns()  # the applies run on the event loop (routes._call)
     return app
 
 

@@ -30,7 +30,6 @@ from cloudfauj.api import models as m
 from cloudfauj.api.auth import identity_of
 from cloudfauj.api.parsing import read_body
 from cloudfauj.api.stream import stream_events
-from cloudfauj.api.turns import Turns
 from cloudfauj.aws.accounting import REGISTRY
 from cloudfauj.errors import NotFound, WouldBlock
 from cloudfauj.manifests import Source
@@ -104,20 +103,13 @@ async def _call(
     if it raises `WouldBlock`, run it in a thread."""
     handler = functools.partial(getattr(request.app.state.service, method), *args, **kwargs)
     if inline:
-        async with _turns(request):
+        async with request.app.state.turns:
             try:
                 return JSONResponse(handler(may_block=False), status_code=http_status)
             except WouldBlock:
                 pass
     result = await anyio.to_thread.run_sync(handler, limiter=None if aws else _request_threads(request))
     return JSONResponse(result, status_code=http_status)
-
-
-def _turns(request: Request) -> Turns:
-    turns: Turns | None = getattr(request.app.state, "turns", None)
-    if turns is None:
-        turns = request.app.state.turns = Turns()
-    return turns
 
 
 def _request_threads(request: Request) -> anyio.CapacityLimiter:

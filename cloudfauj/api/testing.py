@@ -52,7 +52,7 @@ class FakeService:
     def __init__(self, outcome: Callable[[Record], str] = _default_outcome) -> None:
         self.outcome = outcome
         self.is_ready = True
-        self.apply_would_block = False  # as the real one's does with ECR images or a remote store
+        self.apply_would_block = False  # as the real one does for ECR images or a remote store
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (method, arguments), for assertions
         self.objects: dict[Key, StoredObject] = {}
         self.records: dict[str, Record] = {}  # in creation order

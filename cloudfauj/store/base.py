@@ -65,6 +65,11 @@ _FENCE: ContextVar[Lease | None] = ContextVar("cloudfauj_fence", default=None)
 
 
 class Store(ABC):
+    #: Whether a call is an operation on a local file of well under a millisecond, waiting on no network
+    #: (only, at worst, on another writer's equally short transaction): then the API makes some on its
+    #: event loop, cheaper than handing them to a thread.
+    local = False
+
     @abstractmethod
     def installation_id(self) -> str:
         """The id of this installation, created on first use in one transaction."""

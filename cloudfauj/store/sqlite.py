@@ -28,9 +28,7 @@ log = logging.getLogger("cloudfauj.store")
 
 
 class SqliteStore(SqlStore):
-    reads_locally = True  # a read is a local file read that never waits for a writer (WAL)
-    # A write is a transaction on a local file, a few hundred µs; it may wait for another writer's, as short.
-    writes_locally = True
+    local = True  # reads never wait for the writer (WAL); a write is a local transaction of a few hundred µs
     _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
     def __init__(self, path: Path, *, checkpoint_seconds: float = 1.0) -> None:

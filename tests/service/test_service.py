@@ -262,7 +262,7 @@ def test_a_store_that_is_not_a_local_file_would_block_before_anything_is_read(tm
     from cloudfauj.errors import WouldBlock
 
     class RemoteStore(SqliteStore):  # what matters here is only the store's own word on its writes
-        writes_locally = False
+        local = False
 
     store = RemoteStore(tmp_path / "db")
     service = Service(store, Settings(), enqueue=lambda key: None, ready=lambda: True)
