@@ -24,10 +24,15 @@ class Turns:
     def __init__(self) -> None:
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._taken = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # the first request, or a new loop (test clients make one per client):
+            self._loop, self._taken = loop, False  # what a stopped loop left behind is no one's turn
+            self._waiting.clear()
         if self._taken or self._waiting:
-            turn = asyncio.get_running_loop().create_future()
+            turn = loop.create_future()
             self._waiting.append(turn)
             try:
                 await turn

@@ -118,3 +118,17 @@ def test_a_lone_request_runs_at_once() -> None:
             pass
 
     run(main())
+
+
+def test_a_turn_left_taken_by_a_loop_that_stopped_does_not_hold_up_the_next_loop() -> None:
+    turns = Turns()
+
+    async def taken_and_never_given_back() -> None:
+        await turns.__aenter__()
+
+    async def later() -> None:
+        async with turns:
+            pass
+
+    run(taken_and_never_given_back())
+    asyncio.run(asyncio.wait_for(later(), timeout=1))
